@@ -1,0 +1,93 @@
+//! Builds the plugins in `plugins/` for wasm32-wasip2 so the `warden` binary can embed the
+//! built-in ones (wasmtime's test-programs pattern). The plugins are a workspace of their own,
+//! built into `target/plugins`, so this nested build never contends with the host's.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+/// Every plugin crate of the plugins workspace, as (package, artifact stem).
+const PLUGINS: &[(&str, &str)] = &[
+    ("warden-plugin-fs", "warden_plugin_fs"),
+    ("warden-plugin-null-sink", "warden_plugin_null_sink"),
+    ("warden-plugin-not-a-target", "warden_plugin_not_a_target"),
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = manifest_dir.parent().expect("host/ has a parent").to_path_buf();
+    let plugins = root.join("plugins");
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    for dir in ["fs", "testing", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", plugins.join(dir).display());
+    }
+
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    check_wasm_target(&rustc);
+
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    // target/plugins beside the host's own target dir, so repeated builds reuse it.
+    let target_dir = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"))
+        .join("plugins");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--locked")
+        .arg("--target")
+        .arg(WASM_TARGET)
+        .arg("--manifest-path")
+        .arg(plugins.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("RUSTC", &rustc);
+    // The outer build's settings are for the host, not for wasm: don't let them leak in.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+        "CARGO_LLVM_COV",
+        "LLVM_PROFILE_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
+    if !status.success() {
+        panic!("building the plugins in {} for {WASM_TARGET} failed (see the errors above)", plugins.display());
+    }
+    let built = target_dir.join(WASM_TARGET).join("release");
+    for (_, stem) in PLUGINS {
+        let from = built.join(format!("{stem}.wasm"));
+        let to = out_dir.join(format!("{stem}.wasm"));
+        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+    }
+    println!("cargo:rustc-env=WARDEN_PLUGIN_DIR={}", out_dir.display());
+}
+
+/// Fail early, saying exactly what to run, when the wasm target is not installed.
+fn check_wasm_target(rustc: &str) {
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| PathBuf::from(s.trim()));
+    let Some(sysroot) = sysroot else { return };
+    let lib = sysroot.join("lib").join("rustlib").join(WASM_TARGET);
+    if !Path::new(&lib).exists() {
+        panic!(
+            "\n\nWarden's built-in plugins are WebAssembly components, and the Rust target \
+             `{WASM_TARGET}` is not installed for this toolchain ({}).\n\
+             Add it with:\n\n    rustup target add {WASM_TARGET}\n\n\
+             (scripts/quickstart.sh and scripts/test.sh do this for you.)\n",
+            sysroot.display()
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! Test-only target: `put` reads the whole body into guest memory and throws it away, so the
+//! benchmark can measure what crossing the boundary costs against a native read loop.
+
+use wasip2::io::streams::{InputStream, StreamError};
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "warden:plugin/target-plugin",
+    with: {
+        "wasi:io/streams@0.2.12": wasip2::io::streams,
+        "wasi:io/error@0.2.12": wasip2::io::error,
+        "wasi:io/poll@0.2.12": wasip2::io::poll,
+    },
+});
+
+use exports::warden::plugin::target::{Check, Features, Guest, GuestSession, PutOptions, Session};
+use warden::plugin::types::{ByteRange, Error, ListPage, ObjectBody, ObjectMeta};
+
+#[used]
+#[unsafe(link_section = "warden:manifest")]
+static MANIFEST: [u8; include_bytes!("../warden.toml").len()] = *include_bytes!("../warden.toml");
+#[used]
+#[unsafe(link_section = "warden:api-version")]
+static API_VERSION: [u8; 5] = *b"0.1.0";
+
+struct NullSink;
+struct NullSession;
+
+export!(NullSink);
+
+impl Guest for NullSink {
+    type Session = NullSession;
+}
+
+impl GuestSession for NullSession {
+    fn open(_config: Vec<(String, String)>) -> Result<Session, Error> {
+        Ok(Session::new(NullSession))
+    }
+
+    fn features(&self) -> Features {
+        Features { ranges: false, create_only: false, max_object_size: None, max_list_page: 1000 }
+    }
+
+    fn test_connection(&self) -> Result<Vec<Check>, Error> {
+        Ok(vec![Check { name: "null sink".into(), ok: true, detail: "stores nothing".into() }])
+    }
+
+    fn put(&self, key: String, body: &InputStream, _options: PutOptions) -> Result<ObjectMeta, Error> {
+        let mut size = 0u64;
+        loop {
+            match body.blocking_read(1 << 20) {
+                Ok(bytes) => size += bytes.len() as u64,
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(e)) => {
+                    return Err(Error::Unavailable(e.to_debug_string()));
+                }
+            }
+        }
+        Ok(ObjectMeta { key, size, modified_ns: None, etag: None })
+    }
+
+    fn get(&self, key: String, _range: Option<ByteRange>) -> Result<ObjectBody, Error> {
+        Err(Error::NotFound(format!("`{key}`: the null sink stores nothing")))
+    }
+
+    fn head(&self, key: String) -> Result<ObjectMeta, Error> {
+        Err(Error::NotFound(format!("`{key}`: the null sink stores nothing")))
+    }
+
+    fn list(&self, _prefix: String, _cursor: Option<String>, _limit: u32) -> Result<ListPage, Error> {
+        Ok(ListPage { objects: Vec::new(), next: None })
+    }
+
+    fn delete(&self, _key: String) -> Result<(), Error> {
+        Ok(())
+    }
+}
