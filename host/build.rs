@@ -69,6 +69,7 @@ fn main() {
         std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
     }
     println!("cargo:rustc-env=WARDEN_PLUGIN_DIR={}", out_dir.display());
+    println!("cargo:rustc-env=WASMTIME_VERSION={}", wasmtime_version(&root));
 }
 
 /// Fail early, saying exactly what to run, when the wasm target is not installed.
@@ -90,4 +91,18 @@ fn check_wasm_target(rustc: &str) {
             sysroot.display()
         );
     }
+}
+
+/// The wasmtime version pinned in the lock file (part of the compile cache's key).
+fn wasmtime_version(root: &Path) -> String {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasmtime\"" {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return v.trim_end_matches('"').to_string();
+            }
+        }
+    }
+    "unknown".to_string()
 }

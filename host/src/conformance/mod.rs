@@ -1,0 +1,1 @@
+//! The contract suite every target plugin must pass.

@@ -1,0 +1,217 @@
+//! The plugin manifest: what a plugin says it is, what settings it takes and which
+//! capabilities it asks for. It travels inside the component in the `warden:manifest` custom
+//! section (TOML), next to `warden:api-version`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the custom section that holds the manifest.
+pub const MANIFEST_SECTION: &str = "warden:manifest";
+/// Name of the custom section that holds the API version the plugin was built against.
+pub const API_VERSION_SECTION: &str = "warden:api-version";
+/// Largest manifest the host reads.
+const MAX_MANIFEST_BYTES: usize = 64 * 1024;
+
+/// A plugin kind, as the manifest names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Blob storage (`warden:plugin/target`).
+    Target,
+}
+
+/// One setting the plugin takes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigKey {
+    /// What the setting means, for `--help`-like output.
+    #[serde(default)]
+    pub description: String,
+    /// Whether `target add` refuses a config without it.
+    #[serde(default)]
+    pub required: bool,
+    /// The value used when the operator gives none.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// Whether the value is a secret (never shown, never passed to the plugin as config).
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// How much of a directory a plugin asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// Read only.
+    ReadOnly,
+    /// Read and write.
+    ReadWrite,
+}
+
+/// A request for a directory of the host, bound to a config key whose value is the path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryRequest {
+    /// The config key that names the directory; also the name of the preopen in the guest.
+    pub config: String,
+    /// The access asked for.
+    pub access: Access,
+}
+
+/// The capabilities a plugin asks for. Anything not asked for is denied.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    /// Directories of the host.
+    #[serde(default)]
+    pub directories: Vec<DirectoryRequest>,
+}
+
+/// A plugin's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The plugin's name: lower-case letters, digits and `-`.
+    pub name: String,
+    /// The plugin's own version.
+    pub version: String,
+    /// One sentence about what it does.
+    #[serde(default)]
+    pub description: String,
+    /// The kinds it implements.
+    pub kinds: Vec<Kind>,
+    /// URL schemes it serves (`fs`, `s3`), for locations written as URLs.
+    #[serde(default)]
+    pub protocols: Vec<String>,
+    /// The settings it takes, by key.
+    #[serde(default)]
+    pub config: BTreeMap<String, ConfigKey>,
+    /// The capabilities it asks for.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+}
+
+impl Manifest {
+    /// Parse and validate a manifest's TOML text.
+    pub fn parse(text: &[u8]) -> Result<Self, String> {
+        if text.len() > MAX_MANIFEST_BYTES {
+            return Err(format!("it is {} bytes, more than the {MAX_MANIFEST_BYTES} allowed", text.len()));
+        }
+        let text = std::str::from_utf8(text).map_err(|_| "it is not UTF-8 text".to_string())?;
+        let manifest: Manifest = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !name_ok {
+            return Err(format!(
+                "name {:?} must be 1 to 64 lower-case letters, digits or `-`",
+                self.name
+            ));
+        }
+        if self.kinds.is_empty() {
+            return Err("`kinds` is empty; a plugin implements at least one kind".into());
+        }
+        for dir in &self.capabilities.directories {
+            let Some(key) = self.config.get(&dir.config) else {
+                return Err(format!(
+                    "a directory is requested through config key `{}`, which the manifest does not declare under [config]",
+                    dir.config
+                ));
+            };
+            if key.secret {
+                return Err(format!("config key `{}` names a directory and cannot be secret", dir.config));
+            }
+        }
+        Ok(())
+    }
+
+    /// Check an operator's settings against the schema: unknown keys, missing required keys.
+    /// Returns the settings with defaults filled in.
+    pub fn check_config(&self, settings: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+        let valid = || {
+            if self.config.is_empty() {
+                "it takes no settings".to_string()
+            } else {
+                let keys: Vec<String> = self
+                    .config
+                    .iter()
+                    .map(|(k, v)| format!("{k}{}", if v.required { " (required)" } else { "" }))
+                    .collect();
+                format!("valid keys: {}", keys.join(", "))
+            }
+        };
+        for key in settings.keys() {
+            if !self.config.contains_key(key) {
+                return Err(format!("unknown setting `{key}`; {}", valid()));
+            }
+        }
+        let mut full = settings.clone();
+        for (key, spec) in &self.config {
+            if full.contains_key(key) {
+                continue;
+            }
+            if let Some(default) = &spec.default {
+                full.insert(key.clone(), default.clone());
+            } else if spec.required {
+                return Err(format!("missing required setting `{key}` ({}); {}", spec.description, valid()));
+            }
+        }
+        Ok(full)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FS: &str = r#"
+name = "fs"
+version = "0.1.0"
+kinds = ["target"]
+[config.path]
+description = "dir"
+required = true
+[[capabilities.directories]]
+config = "path"
+access = "read-write"
+"#;
+
+    #[test]
+    fn parses_a_valid_manifest() {
+        let m = Manifest::parse(FS.as_bytes()).unwrap();
+        assert_eq!(m.name, "fs");
+        assert_eq!(m.capabilities.directories[0].access, Access::ReadWrite);
+    }
+
+    #[test]
+    fn refuses_bad_manifests() {
+        assert!(Manifest::parse(b"\xff\xfe").unwrap_err().contains("UTF-8"));
+        assert!(Manifest::parse(b"name = 1").is_err());
+        let bad_name = FS.replace("name = \"fs\"", "name = \"../fs\"");
+        assert!(Manifest::parse(bad_name.as_bytes()).unwrap_err().contains("lower-case"));
+        let undeclared = FS.replace("config = \"path\"", "config = \"dir\"");
+        assert!(Manifest::parse(undeclared.as_bytes()).unwrap_err().contains("does not declare"));
+        let unknown_field = format!("{FS}\nsurprise = true\n");
+        assert!(Manifest::parse(unknown_field.as_bytes()).is_err());
+        assert!(Manifest::parse(&vec![b'#'; 70_000]).unwrap_err().contains("more than"));
+    }
+
+    #[test]
+    fn checks_operator_settings() {
+        let m = Manifest::parse(FS.as_bytes()).unwrap();
+        let mut s = BTreeMap::new();
+        assert!(m.check_config(&s).unwrap_err().contains("missing required setting `path`"));
+        s.insert("pth".into(), "/x".into());
+        let err = m.check_config(&s).unwrap_err();
+        assert!(err.contains("unknown setting `pth`") && err.contains("valid keys: path (required)"), "{err}");
+        s.clear();
+        s.insert("path".into(), "/x".into());
+        assert_eq!(m.check_config(&s).unwrap()["path"], "/x");
+    }
+}
