@@ -89,6 +89,7 @@ impl GuestSession for FsSession {
             create_only: true,
             max_object_size: None,
             max_list_page: MAX_LIST_PAGE,
+            prefix_keys: false,
         }
     }
 

@@ -38,7 +38,7 @@ impl GuestSession for NullSession {
     }
 
     fn features(&self) -> Features {
-        Features { ranges: false, create_only: false, max_object_size: None, max_list_page: 1000 }
+        Features { ranges: false, create_only: false, max_object_size: None, max_list_page: 1000, prefix_keys: true }
     }
 
     fn test_connection(&self) -> Result<Vec<Check>, Error> {
