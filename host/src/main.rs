@@ -1,1 +1,7 @@
-fn main(){}
+//! The `warden` binary.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,160 @@
+//! The `warden` command line: the only place that prints or uses `anyhow`.
+
+mod output;
+mod plugin_cmd;
+mod quickstart;
+mod target_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use warden::runtime::{Limits, Runtime};
+use warden::{Error, ErrorClass};
+
+/// Warden: backups through sandboxed WebAssembly plugins.
+///
+/// Every storage backend is a WebAssembly component run in a sandbox: it can reach only the
+/// directory (or, later, the endpoint) its target grants it, nothing else on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about, long_about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Directory of the configuration file (targets).
+    #[arg(long, global = true, env = "WARDEN_CONFIG_DIR", value_name = "DIR")]
+    config_dir: Option<PathBuf>,
+
+    /// Directory for compiled plugins (speeds up every start after the first).
+    #[arg(long, global = true, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// More log output (-v: info, -vv: debug, -vvv: trace). `WARDEN_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Seconds a plugin call may go without moving data before it is stopped.
+    #[arg(long, global = true, env = "WARDEN_CALL_TIMEOUT", value_name = "SECS", default_value_t = 60)]
+    call_timeout: u64,
+
+    /// Memory limit per plugin instance, in MiB.
+    #[arg(long, global = true, env = "WARDEN_MEMORY_LIMIT_MIB", value_name = "MIB", default_value_t = 256)]
+    memory_limit_mib: usize,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 4 invalid input \
+(bad key, plugin or setting), 5 already exists, 6 permission denied.";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Configure targets (storage locations) and move objects in and out of them.
+    #[command(subcommand)]
+    Target(target_cmd::TargetCommand),
+    /// Inspect plugins: what they are, what they ask for, what they would be granted.
+    #[command(subcommand)]
+    Plugin(plugin_cmd::PluginCommand),
+    /// Put a file through the built-in fs plugin into a local target and get it back,
+    /// checking the copy; shows where everything lives.
+    Quickstart(quickstart::QuickstartArgs),
+}
+
+/// Everything a command needs.
+pub(crate) struct Env {
+    pub json: bool,
+    pub config_dir: PathBuf,
+    pub runtime: Runtime,
+}
+
+/// Run the CLI and turn the outcome into an exit code.
+pub fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`warden target ls t | head`), as command-line tools do,
+    // instead of panicking in println!.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let json = cli.json;
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(cli)));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let code = exit_code(&e);
+            if json {
+                let class = e.downcast_ref::<Error>().map(|e| e.class().as_str()).unwrap_or("other");
+                println!("{}", serde_json::json!({ "error": format!("{e:#}"), "class": class }));
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config_dir = warden::config::ConfigFile::default_dir(cli.config_dir)?;
+    let cache_dir = cli.cache_dir.or_else(|| dirs::cache_dir().map(|d| d.join("warden")));
+    let limits = Limits {
+        call_timeout: Duration::from_secs(cli.call_timeout.max(1)),
+        memory_bytes: cli.memory_limit_mib.max(1) << 20,
+        ..Limits::default()
+    };
+    let mut builder = Runtime::builder().limits(limits);
+    if let Some(dir) = cache_dir {
+        builder = builder.cache_dir(dir);
+    }
+    let env = Env { json: cli.json, config_dir, runtime: builder.build()? };
+    match cli.command {
+        Command::Target(cmd) => target_cmd::run(&env, cmd).await,
+        Command::Plugin(cmd) => plugin_cmd::run(&env, cmd).await,
+        Command::Quickstart(args) => quickstart::run(&env, args).await,
+    }
+}
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    let Some(e) = e.downcast_ref::<Error>() else { return 1 };
+    match e.class() {
+        ErrorClass::NotFound => 3,
+        ErrorClass::InvalidInput => 4,
+        ErrorClass::AlreadyExists => 5,
+        ErrorClass::PermissionDenied | ErrorClass::Unauthenticated => 6,
+        _ => 1,
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Parse `k=v`.
+pub(crate) fn parse_setting(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
