@@ -1,0 +1,86 @@
+//! Shared helpers for the integration tests: a sandboxed `warden` command with its own
+//! config and cache directories.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// A scratch world for one test: config, cache and data directories under one temp dir.
+pub struct World {
+    pub root: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> World {
+        World { root: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// `warden` with this world's config and a shared compile cache.
+    pub fn warden(&self) -> Command {
+        let mut cmd = Command::cargo_bin("warden").expect("the warden binary is built");
+        cmd.env("WARDEN_CONFIG_DIR", self.path("config"))
+            .env("WARDEN_CACHE_DIR", shared_cache())
+            .env_remove("WARDEN_LOG")
+            .env_remove("WARDEN_CALL_TIMEOUT")
+            .env_remove("WARDEN_MEMORY_LIMIT_MIB");
+        cmd
+    }
+
+    /// Add an fs target `name` over `data/<name>` and return that directory.
+    pub fn add_fs_target(&self, name: &str) -> PathBuf {
+        let dir = self.path(&format!("data/{name}"));
+        self.warden()
+            .args(["target", "add", name, "--plugin", "fs", "--set"])
+            .arg(format!("path={}", dir.display()))
+            .assert()
+            .success();
+        dir
+    }
+}
+
+/// One compile cache for all tests, so the plugin compiles once per test run.
+pub fn shared_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("warden-test-cache")
+}
+
+/// Every file below `dir`, as paths relative to it, sorted.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path.clone());
+            }
+            out.push(path.strip_prefix(dir).unwrap().to_path_buf());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A compiled test plugin's path.
+pub fn test_plugin(stem: &str) -> PathBuf {
+    warden::plugin::builtin::testing::path(stem)
+}
