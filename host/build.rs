@@ -11,6 +11,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("warden-plugin-fs", "warden_plugin_fs"),
     ("warden-plugin-null-sink", "warden_plugin_null_sink"),
     ("warden-plugin-not-a-target", "warden_plugin_not_a_target"),
+    ("warden-plugin-hostile", "warden_plugin_hostile"),
 ];
 
 fn main() {

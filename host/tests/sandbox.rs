@@ -1,0 +1,137 @@
+//! A purpose-built hostile plugin run through the real host: every attack must end in a typed
+//! error (or be contained), the host must stay up, and the next call must work on a fresh
+//! instance.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use warden::error::{Error, ErrorClass, TrapReason};
+use warden::plugin::{Plugin, PluginSource};
+use warden::runtime::{Limits, Runtime};
+use warden::target::{Body, PutOptions, Target};
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    outside: std::path::PathBuf,
+    target: Target,
+}
+
+fn setup(limits: Limits) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("sentinel"), "secret").unwrap();
+    std::os::unix::fs::symlink(&outside, data.join("link-out")).unwrap();
+    let runtime = Runtime::builder().limits(limits).cache_dir(support::shared_cache()).build().unwrap();
+    let bytes = std::fs::read(support::test_plugin("warden_plugin_hostile")).unwrap();
+    let plugin = Plugin::load(&runtime, PluginSource::File("hostile.wasm".into()), &bytes).unwrap();
+    let settings = BTreeMap::from([("path".to_string(), data.display().to_string())]);
+    let target = Target::open(&runtime, plugin, "hostile", &settings).unwrap();
+    Setup { _dir: dir, data, outside, target }
+}
+
+async fn put(target: &Target, key: &str) -> Result<warden::target::ObjectMeta, Error> {
+    target.put(key, Body::Bytes(b"x".to_vec().into()), PutOptions::default()).await
+}
+
+/// After any attack, the same target still serves calls.
+async fn still_works(target: &Target) {
+    let meta = put(target, "benign").await.expect("a fresh instance serves the next call");
+    assert_eq!(meta.key, "benign");
+}
+
+fn trap_reason(result: Result<impl std::fmt::Debug, Error>) -> TrapReason {
+    match result {
+        Err(Error::Trap { reason, .. }) => reason,
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_a_typed_crash_and_the_instance_is_replaced() {
+    let s = setup(Limits::default());
+    let reason = trap_reason(put(&s.target, "panic").await);
+    assert!(matches!(reason, TrapReason::Crash(ref why) if why.contains("unreachable")), "{reason:?}");
+    still_works(&s.target).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_is_stopped_at_the_deadline() {
+    let s = setup(Limits { call_timeout: Duration::from_secs(1), ..Limits::default() });
+    let started = Instant::now();
+    let reason = trap_reason(put(&s.target, "loop").await);
+    assert_eq!(reason, TrapReason::Deadline(Duration::from_secs(1)));
+    assert!(started.elapsed() < Duration::from_secs(30), "stopped in {:?}", started.elapsed());
+    still_works(&s.target).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_bomb_hits_the_memory_limit() {
+    let s = setup(Limits { memory_bytes: 32 << 20, ..Limits::default() });
+    let reason = trap_reason(put(&s.target, "oom").await);
+    assert_eq!(reason, TrapReason::OutOfMemory { limit: 32 << 20 });
+    still_works(&s.target).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_recursion_is_a_stack_overflow_trap() {
+    let s = setup(Limits::default());
+    let reason = trap_reason(put(&s.target, "recurse").await);
+    assert!(matches!(reason, TrapReason::Crash(ref why) if why.contains("stack")), "{reason:?}");
+    still_works(&s.target).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_floods_are_capped_and_the_call_completes() {
+    let s = setup(Limits::default());
+    put(&s.target, "stderr").await.expect("stderr flood is absorbed");
+    put(&s.target, "log-flood").await.expect("log flood is absorbed");
+    still_works(&s.target).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_sees_no_environment_arguments_or_extra_directories() {
+    // SAFETY: set before any thread reads the environment in this test process's plugin.
+    unsafe { std::env::set_var("WARDEN_CANARY_SECRET", "canary-123") };
+    let s = setup(Limits::default());
+    match put(&s.target, "ambient").await {
+        Err(Error::Plugin { class: ErrorClass::Other, message, .. }) => {
+            assert_eq!(message, "env=[] args=[] preopens=[\"path\"] cwd=\"/\"", "{message}");
+        }
+        other => panic!("expected the plugin's report, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escapes_from_the_preopen_all_fail() {
+    let s = setup(Limits::default());
+    match put(&s.target, "escape").await {
+        Err(Error::Plugin { class: ErrorClass::Other, message, .. }) => assert_eq!(message, "reached=[]"),
+        other => panic!("expected the plugin's report, got {other:?}"),
+    }
+    assert_eq!(std::fs::read_to_string(s.outside.join("sentinel")).unwrap(), "secret");
+    assert!(!s.data.parent().unwrap().join("escaped-dir").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lying_bodies_and_listings_are_reported() {
+    let s = setup(Limits::default());
+    match s.target.get_bytes("short", None).await {
+        Err(Error::ShortBody { expected: 1000, got: 10, .. }) => {}
+        other => panic!("expected a short body, got {other:?}"),
+    }
+    match s.target.list("huge-list", None, 10).await {
+        Err(Error::Contract { detail, .. }) => assert!(detail.contains("100000 objects for a limit of 10"), "{detail}"),
+        other => panic!("expected a contract error, got {other:?}"),
+    }
+    match s.target.list_all("stuck-cursor").await {
+        Err(Error::Contract { detail, .. }) => assert!(detail.contains("does not advance"), "{detail}"),
+        other => panic!("expected a contract error, got {other:?}"),
+    }
+    still_works(&s.target).await;
+}

@@ -1,0 +1,192 @@
+//! Test-only hostile target. `put` and `get` pick an attack from the key:
+//!
+//! - `panic`: panics (a trap);
+//! - `loop`: spins forever (the deadline must stop it);
+//! - `oom`: allocates until memory runs out;
+//! - `recurse`: unbounded recursion (stack overflow);
+//! - `stderr`: writes 20 MB of escape-laden text to stderr, then succeeds;
+//! - `log-flood`: calls the host log 100,000 times with 4 KiB messages, then succeeds;
+//! - `ambient`: reports its environment, arguments and preopens in an `other` error;
+//! - `escape`: tries to leave its directory and reports what worked in an `other` error;
+//! - `short` (get): promises 1,000 bytes and delivers 10;
+//! - `huge-list` (list prefix): returns more objects than the limit;
+//! - `stuck-cursor` (list prefix): returns the same cursor forever.
+//! Anything else behaves like an empty store.
+
+use std::hint::black_box;
+
+use wasip2::filesystem::preopens::get_directories;
+use wasip2::filesystem::types::{Descriptor, DescriptorFlags, OpenFlags, PathFlags};
+use wasip2::io::streams::InputStream;
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "warden:plugin/target-plugin",
+    with: {
+        "wasi:io/streams@0.2.12": wasip2::io::streams,
+        "wasi:io/error@0.2.12": wasip2::io::error,
+        "wasi:io/poll@0.2.12": wasip2::io::poll,
+    },
+});
+
+use exports::warden::plugin::target::{Check, Features, Guest, GuestSession, PutOptions, Session};
+use warden::plugin::log::{Level, log};
+use warden::plugin::types::{ByteRange, Error, ListPage, ObjectBody, ObjectMeta};
+
+#[used]
+#[unsafe(link_section = "warden:manifest")]
+static MANIFEST: [u8; include_bytes!("../warden.toml").len()] = *include_bytes!("../warden.toml");
+#[used]
+#[unsafe(link_section = "warden:api-version")]
+static API_VERSION: [u8; 5] = *b"0.1.0";
+
+struct Hostile;
+struct HostileSession {
+    root: Descriptor,
+}
+
+export!(Hostile);
+
+fn meta(key: String, size: u64) -> ObjectMeta {
+    ObjectMeta { key, size, modified_ns: None, etag: None }
+}
+
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    black_box(recurse(black_box(depth + 1)) + 1)
+}
+
+impl HostileSession {
+    /// Run the attack named by `key`; `None` when the key names none.
+    fn attack(&self, key: &str) -> Option<Result<ObjectMeta, Error>> {
+        Some(match key {
+            "panic" => panic!("hostile plugin panics on purpose"),
+            "loop" => {
+                let mut x = 0u64;
+                loop {
+                    x = black_box(x.wrapping_add(1));
+                }
+            }
+            "oom" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    black_box(&hoard);
+                }
+            }
+            "recurse" => Ok(meta(key.into(), recurse(0))),
+            "stderr" => {
+                let line = "\x1b[31mred\x1b[0m \x1b]0;title\x07 flood ".repeat(100);
+                for _ in 0..(20_000_000 / line.len()) {
+                    eprintln!("{line}");
+                }
+                Ok(meta(key.into(), 0))
+            }
+            "log-flood" => {
+                let message = "x".repeat(4096);
+                for _ in 0..100_000 {
+                    log(Level::Error, &message);
+                }
+                Ok(meta(key.into(), 0))
+            }
+            "ambient" => {
+                let env: Vec<(String, String)> = std::env::vars().collect();
+                let args: Vec<String> = std::env::args().collect();
+                let preopens: Vec<String> = get_directories().into_iter().map(|(_, name)| name).collect();
+                let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
+                Err(Error::Other(format!("env={env:?} args={args:?} preopens={preopens:?} cwd={cwd:?}")))
+            }
+            "escape" => {
+                let mut reached = Vec::new();
+                for path in ["..", "../..", "/", "/etc/passwd", "../outside/sentinel", "link-out/sentinel", "link-out"] {
+                    if self.root.open_at(PathFlags::SYMLINK_FOLLOW, path, OpenFlags::empty(), DescriptorFlags::READ).is_ok() {
+                        reached.push(format!("open {path}"));
+                    }
+                    if self.root.stat_at(PathFlags::SYMLINK_FOLLOW, path).is_ok() {
+                        reached.push(format!("stat {path}"));
+                    }
+                }
+                if self.root.symlink_at("/etc/passwd", "made-link").is_ok()
+                    && self.root.open_at(PathFlags::SYMLINK_FOLLOW, "made-link", OpenFlags::empty(), DescriptorFlags::READ).is_ok()
+                {
+                    reached.push("followed a symlink it made".into());
+                }
+                if self.root.create_directory_at("../escaped-dir").is_ok() {
+                    reached.push("mkdir ../escaped-dir".into());
+                }
+                if std::fs::read_to_string("/etc/passwd").is_ok() {
+                    reached.push("std::fs read /etc/passwd".into());
+                }
+                if std::net::TcpStream::connect("127.0.0.1:1").is_ok() || std::net::UdpSocket::bind("0.0.0.0:0").is_ok() {
+                    reached.push("opened a socket".into());
+                }
+                Err(Error::Other(format!("reached={reached:?}")))
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl Guest for Hostile {
+    type Session = HostileSession;
+}
+
+impl GuestSession for HostileSession {
+    fn open(_config: Vec<(String, String)>) -> Result<Session, Error> {
+        let root = get_directories()
+            .into_iter()
+            .next()
+            .map(|(d, _)| d)
+            .ok_or_else(|| Error::PermissionDenied("no directory granted".into()))?;
+        Ok(Session::new(HostileSession { root }))
+    }
+
+    fn features(&self) -> Features {
+        Features { ranges: true, create_only: false, max_object_size: None, max_list_page: 10, prefix_keys: true }
+    }
+
+    fn test_connection(&self) -> Result<Vec<Check>, Error> {
+        Ok(vec![Check { name: "hostile".into(), ok: true, detail: "it lies".into() }])
+    }
+
+    fn put(&self, key: String, _body: &InputStream, options: PutOptions) -> Result<ObjectMeta, Error> {
+        // Attacks that end well report the declared size: the lie under test is the attack.
+        let size = options.size.unwrap_or(0);
+        self.attack(&key).unwrap_or_else(|| Ok(meta(key, size))).map(|m| ObjectMeta { size, ..m })
+    }
+
+    fn get(&self, key: String, _range: Option<ByteRange>) -> Result<ObjectBody, Error> {
+        if key == "short" {
+            let file = self
+                .root
+                .open_at(PathFlags::empty(), "short", OpenFlags::CREATE, DescriptorFlags::READ | DescriptorFlags::WRITE)
+                .map_err(|e| Error::Other(format!("{e:?}")))?;
+            file.write(b"0123456789", 0).map_err(|e| Error::Other(format!("{e:?}")))?;
+            let body = file.read_via_stream(0).map_err(|e| Error::Other(format!("{e:?}")))?;
+            return Ok(ObjectBody { meta: meta(key, 1000), length: 1000, body });
+        }
+        match self.attack(&key) {
+            Some(Err(e)) => Err(e),
+            _ => Err(Error::NotFound(key)),
+        }
+    }
+
+    fn head(&self, key: String) -> Result<ObjectMeta, Error> {
+        self.attack(&key).unwrap_or_else(|| Err(Error::NotFound(key)))
+    }
+
+    fn list(&self, prefix: String, _cursor: Option<String>, _limit: u32) -> Result<ListPage, Error> {
+        match prefix.as_str() {
+            "huge-list" => Ok(ListPage {
+                objects: (0..100_000).map(|i| meta(format!("huge-list{i:06}"), 1)).collect(),
+                next: None,
+            }),
+            "stuck-cursor" => Ok(ListPage { objects: vec![meta("stuck-cursor-b".into(), 1)], next: Some("stuck-cursor-a".into()) }),
+            _ => Ok(ListPage { objects: Vec::new(), next: None }),
+        }
+    }
+
+    fn delete(&self, _key: String) -> Result<(), Error> {
+        Ok(())
+    }
+}
