@@ -50,7 +50,7 @@ fn malformed_plugin_files_are_refused_clearly() {
         (
             "other-world.wasm",
             std::fs::read(test_plugin("warden_plugin_not_a_target")).unwrap(),
-            "exports `wasi:cli/run@0.2. a target plugin must export `warden:plugin/target@0.1.0`",
+            "a target plugin must export `warden:plugin/target@0.1.0`",
         ),
     ];
     for (name, bytes, message) in cases {
