@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use warden::error::{Error, ErrorClass, TrapReason};
 use warden::plugin::{Plugin, PluginSource};
 use warden::runtime::{Limits, Runtime};
-use warden::target::{Body, PutOptions, Target};
+use warden::target::{Body, PutOptions, RetryPolicy, Target};
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -134,4 +134,48 @@ async fn lying_bodies_and_listings_are_reported() {
         other => panic!("expected a contract error, got {other:?}"),
     }
     still_works(&s.target).await;
+}
+
+fn attempts(s: &Setup, key: &str) -> u32 {
+    std::fs::read_to_string(s.data.join(format!("{key}.count"))).unwrap().trim().parse().unwrap()
+}
+
+fn fast_retries(s: Setup) -> Setup {
+    let policy = RetryPolicy { base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(5), ..RetryPolicy::default() };
+    Setup { target: s.target.with_retry(policy), ..s }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retryable_failures_are_retried_when_the_body_can_be_replayed() {
+    let s = fast_retries(setup(Limits::default()));
+    let meta = s.target.put("flaky", Body::Bytes(b"abc".to_vec().into()), PutOptions::default()).await.unwrap();
+    assert_eq!(meta.size, 3);
+    assert_eq!(attempts(&s, "flaky"), 3, "two failures, then success");
+
+    let started = Instant::now();
+    put(&s.target, "rate").await.unwrap();
+    assert_eq!(attempts(&s, "rate"), 2);
+    assert!(started.elapsed() >= Duration::from_secs(1), "retry-after honoured: {:?}", started.elapsed());
+
+    match put(&s.target, "invalid").await {
+        Err(Error::Plugin { class: ErrorClass::InvalidInput, .. }) => {}
+        other => panic!("expected invalid-input, got {other:?}"),
+    }
+    assert_eq!(attempts(&s, "invalid"), 1, "invalid-input is never retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_shot_body_is_never_retried() {
+    let s = fast_retries(setup(Limits::default()));
+    let stdin_like = Body::Reader(Box::new(std::io::Cursor::new(b"abc".to_vec())));
+    match s.target.put("flaky", stdin_like, PutOptions::default()).await {
+        Err(Error::Plugin { class: ErrorClass::Unavailable, .. }) => {}
+        other => panic!("expected the first failure, got {other:?}"),
+    }
+    assert_eq!(attempts(&s, "flaky"), 1);
+    // Reads are idempotent and always retried.
+    match s.target.head("flaky").await {
+        Ok(_) => assert_eq!(attempts(&s, "flaky"), 3),
+        other => panic!("head should succeed after retries, got {other:?}"),
+    }
 }

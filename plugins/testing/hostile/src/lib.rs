@@ -10,7 +10,10 @@
 //! - `escape`: tries to leave its directory and reports what worked in an `other` error;
 //! - `short` (get): promises 1,000 bytes and delivers 10;
 //! - `huge-list` (list prefix): returns more objects than the limit;
-//! - `stuck-cursor` (list prefix): returns the same cursor forever.
+//! - `stuck-cursor` (list prefix): returns the same cursor forever;
+//! - `flaky`: fails `unavailable` on the first two attempts, `rate` fails `rate-limited`
+//!   (retry after 1 s) on the first, `invalid` always fails `invalid-input`; each counts its
+//!   attempts in the file `<key>.count` of its directory.
 //! Anything else behaves like an empty store.
 
 use std::hint::black_box;
@@ -122,8 +125,43 @@ impl HostileSession {
                 }
                 Err(Error::Other(format!("reached={reached:?}")))
             }
+            "flaky" | "rate" | "invalid" => {
+                let attempt = self.count_attempt(key);
+                match (key, attempt) {
+                    ("flaky", 1 | 2) => Err(Error::Unavailable(format!("attempt {attempt} fails"))),
+                    ("rate", 1) => Err(Error::RateLimited(warden::plugin::types::RateLimit {
+                        retry_after_seconds: Some(1),
+                        message: "slow down".into(),
+                    })),
+                    ("invalid", _) => Err(Error::InvalidInput("never valid".into())),
+                    _ => Ok(meta(key.into(), 0)),
+                }
+            }
             _ => return None,
         })
+    }
+
+    /// Add one to the attempt counter of `key` (a file in the granted directory).
+    fn count_attempt(&self, key: &str) -> u32 {
+        let name = format!("{key}.count");
+        let previous = self
+            .root
+            .open_at(PathFlags::empty(), &name, OpenFlags::empty(), DescriptorFlags::READ)
+            .ok()
+            .and_then(|f| f.read(16, 0).ok())
+            .and_then(|(bytes, _)| String::from_utf8(bytes).ok())
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        let now = previous + 1;
+        if let Ok(f) = self.root.open_at(
+            PathFlags::empty(),
+            &name,
+            OpenFlags::CREATE | OpenFlags::TRUNCATE,
+            DescriptorFlags::WRITE,
+        ) {
+            let _ = f.write(now.to_string().as_bytes(), 0);
+        }
+        now
     }
 }
 
