@@ -93,3 +93,61 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     temp.persist(path).map_err(|e| Error::io("replacing", path, e.error))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::builtin::FS;
+
+    fn entries(dir: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for entry in walk(dir) {
+            if entry.extension().is_some_and(|e| e == "cwasm" || e == "sha256") {
+                found.push(entry);
+            }
+        }
+        found.sort();
+        found
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn caches_and_never_loads_a_damaged_artifact() {
+        let root = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let cache = CompileCache::open(root.path().to_path_buf(), &engine).unwrap();
+        cache.load_or_compile(&engine, "fs", FS).unwrap();
+        let files = entries(root.path());
+        assert_eq!(files.len(), 2, "{files:?}");
+        let artifact = files.iter().find(|p| p.extension().unwrap() == "cwasm").unwrap().clone();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(artifact.parent().unwrap()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "the cache is private");
+        }
+        // A hit deserializes the same artifact.
+        let before = fs::read(&artifact).unwrap();
+        cache.load_or_compile(&engine, "fs", FS).unwrap();
+        assert_eq!(fs::read(&artifact).unwrap(), before);
+        // A damaged artifact is recompiled and replaced, never loaded.
+        let mut damaged = before.clone();
+        let mid = damaged.len() / 2;
+        damaged[mid] ^= 0xff;
+        fs::write(&artifact, &damaged).unwrap();
+        cache.load_or_compile(&engine, "fs", FS).unwrap();
+        assert_eq!(fs::read(&artifact).unwrap(), before);
+    }
+}

@@ -1,0 +1,22 @@
+# Thin aliases over cargo; every recipe works without `just` by running its line.
+
+# Build the plugins (wasm32-wasip2) on their own.
+build-plugins:
+    cargo build --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml
+
+# The whole test suite (what CI runs).
+test:
+    bash scripts/test.sh
+
+# The benchmarks: ratios against native baselines measured in the same run.
+bench:
+    cargo bench --locked --bench throughput
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Check that the WIT contract parses, through the host's bindings.
+wit-check:
+    cargo check --locked -p warden
