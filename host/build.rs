@@ -16,7 +16,10 @@ const PLUGINS: &[(&str, &str)] = &[
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir.parent().expect("host/ has a parent").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf();
     let plugins = root.join("plugins");
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     for dir in ["fs", "testing", "Cargo.toml", "Cargo.lock"] {
@@ -59,9 +62,14 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
     if !status.success() {
-        panic!("building the plugins in {} for {WASM_TARGET} failed (see the errors above)", plugins.display());
+        panic!(
+            "building the plugins in {} for {WASM_TARGET} failed (see the errors above)",
+            plugins.display()
+        );
     }
     let built = target_dir.join(WASM_TARGET).join("release");
     for (_, stem) in PLUGINS {
@@ -70,7 +78,10 @@ fn main() {
         std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
     }
     println!("cargo:rustc-env=WARDEN_PLUGIN_DIR={}", out_dir.display());
-    println!("cargo:rustc-env=WASMTIME_VERSION={}", wasmtime_version(&root));
+    println!(
+        "cargo:rustc-env=WASMTIME_VERSION={}",
+        wasmtime_version(&root)
+    );
 }
 
 /// Fail early, saying exactly what to run, when the wasm target is not installed.
@@ -99,10 +110,10 @@ fn wasmtime_version(root: &Path) -> String {
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line == "name = \"wasmtime\"" {
-            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
-                return v.trim_end_matches('"').to_string();
-            }
+        if line == "name = \"wasmtime\""
+            && let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return v.trim_end_matches('"').to_string();
         }
     }
     "unknown".to_string()

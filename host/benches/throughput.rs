@@ -18,7 +18,10 @@ use warden::target::{Body, PutOptions, Target};
 const BLOCK: usize = 1 << 20;
 
 fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -87,31 +90,55 @@ fn main() {
     let source = scratch.join("source.bin");
     write_source(&source, size);
 
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let cache = scratch.join("cache");
     let runtime = Runtime::builder().cache_dir(&cache).build().unwrap();
     let fs = plugin::resolve(&runtime, "fs").unwrap();
-    let settings = BTreeMap::from([("path".to_string(), scratch.join("store").display().to_string())]);
+    let settings = BTreeMap::from([(
+        "path".to_string(),
+        scratch.join("store").display().to_string(),
+    )]);
     let target = Target::open(&runtime, fs, "bench", &settings).unwrap();
-    let null_bytes = std::fs::read(plugin::builtin::testing::path("warden_plugin_null_sink")).unwrap();
-    let null_plugin = Plugin::load(&runtime, PluginSource::File("null-sink.wasm".into()), &null_bytes).unwrap();
+    let null_bytes =
+        std::fs::read(plugin::builtin::testing::path("warden_plugin_null_sink")).unwrap();
+    let null_plugin = Plugin::load(
+        &runtime,
+        PluginSource::File("null-sink.wasm".into()),
+        &null_bytes,
+    )
+    .unwrap();
     let null = Target::open(&runtime, null_plugin, "null", &BTreeMap::new()).unwrap();
 
     let mut rows: Vec<(String, String, String, String)> = Vec::new();
     let mb = size >> 20;
 
     // put: file -> fs plugin, against a native copy on the same disk.
-    let native = measure(runs, || native_copy(&source, &scratch.join("native-copy.bin")));
+    let native = measure(runs, || {
+        native_copy(&source, &scratch.join("native-copy.bin"))
+    });
     let put = measure(runs, || {
         let start = Instant::now();
-        tokio.block_on(target.put("object", Body::File(source.clone()), PutOptions::default())).unwrap();
+        tokio
+            .block_on(target.put("object", Body::File(source.clone()), PutOptions::default()))
+            .unwrap();
         start.elapsed()
     });
-    rows.push((format!("put {mb} MiB through the fs plugin"), rate(size, put), rate(size, native), ratio(native, put)));
+    rows.push((
+        format!("put {mb} MiB through the fs plugin"),
+        rate(size, put),
+        rate(size, native),
+        ratio(native, put),
+    ));
 
     // get: fs plugin -> file (synced), against a native copy of the stored object.
     let stored = scratch.join("store").join("object");
-    let native_get = measure(runs, || native_copy(&stored, &scratch.join("native-get.bin")));
+    let native_get = measure(runs, || {
+        native_copy(&stored, &scratch.join("native-get.bin"))
+    });
     let get = measure(runs, || {
         let start = Instant::now();
         let file = std::fs::File::create(scratch.join("got.bin")).unwrap();
@@ -119,17 +146,29 @@ fn main() {
         file.sync_all().unwrap();
         start.elapsed()
     });
-    rows.push((format!("get {mb} MiB through the fs plugin"), rate(size, get), rate(size, native_get), ratio(native_get, get)));
+    rows.push((
+        format!("get {mb} MiB through the fs plugin"),
+        rate(size, get),
+        rate(size, native_get),
+        ratio(native_get, get),
+    ));
 
     // The boundary: file -> null-sink plugin (bytes copied into guest memory), against a
     // native read loop.
     let read = measure(runs, || native_read(&source));
     let sink = measure(runs, || {
         let start = Instant::now();
-        tokio.block_on(null.put("x", Body::File(source.clone()), PutOptions::default())).unwrap();
+        tokio
+            .block_on(null.put("x", Body::File(source.clone()), PutOptions::default()))
+            .unwrap();
         start.elapsed()
     });
-    rows.push((format!("stream {mb} MiB into a null-sink plugin"), rate(size, sink), rate(size, read), ratio(read, sink)));
+    rows.push((
+        format!("stream {mb} MiB into a null-sink plugin"),
+        rate(size, sink),
+        rate(size, read),
+        ratio(read, sink),
+    ));
 
     // Time to first call on a cached (precompiled) plugin, from a fresh runtime.
     let first_call = measure(runs.max(5), || {
@@ -145,8 +184,18 @@ fn main() {
         plugin::resolve(&runtime, "fs").unwrap();
         start.elapsed()
     });
-    rows.push(("first call on a cached plugin (fresh runtime, load, instantiate, call)".into(), format!("{:.2} ms", ms(first_call)), String::new(), String::new()));
-    rows.push(("load a cached plugin (read, check, deserialize)".into(), format!("{:.2} ms", ms(load_only)), String::new(), String::new()));
+    rows.push((
+        "first call on a cached plugin (fresh runtime, load, instantiate, call)".into(),
+        format!("{:.2} ms", ms(first_call)),
+        String::new(),
+        String::new(),
+    ));
+    rows.push((
+        "load a cached plugin (read, check, deserialize)".into(),
+        format!("{:.2} ms", ms(load_only)),
+        String::new(),
+        String::new(),
+    ));
 
     // Per-call overhead on a warm instance.
     let calls = 2000u32;
@@ -172,8 +221,18 @@ fn main() {
         }
         start.elapsed() / calls
     };
-    rows.push(("per call: `features` (no I/O), warm instance".into(), format!("{:.1} us", us(features)), String::new(), String::new()));
-    rows.push(("per call: `head` (one stat), warm instance".into(), format!("{:.1} us", us(head)), format!("{:.1} us (stat)", us(native_stat)), String::new()));
+    rows.push((
+        "per call: `features` (no I/O), warm instance".into(),
+        format!("{:.1} us", us(features)),
+        String::new(),
+        String::new(),
+    ));
+    rows.push((
+        "per call: `head` (one stat), warm instance".into(),
+        format!("{:.1} us", us(head)),
+        format!("{:.1} us (stat)", us(native_stat)),
+        String::new(),
+    ));
 
     println!("| measurement ({runs} runs, median) | warden | native baseline | ratio |");
     println!("|---|---|---|---|");

@@ -18,11 +18,21 @@ async fn fs_plugin_passes_the_conformance_suite() {
     for case in &report.cases {
         eprintln!("{:<22} {:?} ({} ms)", case.name, case.outcome, case.millis);
     }
-    let failures: Vec<_> = report.cases.iter().filter(|c| matches!(c.outcome, Outcome::Fail(_))).collect();
+    let failures: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Fail(_)))
+        .collect();
     assert!(failures.is_empty(), "failed cases: {failures:#?}");
-    assert!(report.cases.iter().all(|c| c.outcome == Outcome::Pass), "no case may be skipped for fs");
+    assert!(
+        report.cases.iter().all(|c| c.outcome == Outcome::Pass),
+        "no case may be skipped for fs"
+    );
     // The suite cleans up after itself: nothing but (possibly) empty directories remain.
-    let leftovers: Vec<_> = walk(dir.path()).into_iter().filter(|p| p.is_file()).collect();
+    let leftovers: Vec<_> = walk(dir.path())
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
     assert!(leftovers.is_empty(), "files left behind: {leftovers:?}");
 }
 

@@ -23,25 +23,42 @@ pub struct DirectoryGrant {
 }
 
 /// The directories a plugin gets: each one it asks for whose config key the operator set.
-pub(crate) fn resolve(target: &str, manifest: &Manifest, settings: &BTreeMap<String, String>) -> Result<Vec<DirectoryGrant>> {
+pub(crate) fn resolve(
+    target: &str,
+    manifest: &Manifest,
+    settings: &BTreeMap<String, String>,
+) -> Result<Vec<DirectoryGrant>> {
     let mut grants = Vec::new();
     for request in &manifest.capabilities.directories {
-        let Some(value) = settings.get(&request.config) else { continue };
+        let Some(value) = settings.get(&request.config) else {
+            continue;
+        };
         let host_path = PathBuf::from(value);
         if !host_path.is_absolute() {
             return Err(Error::Config {
                 target: target.into(),
                 plugin: manifest.name.clone(),
-                reason: format!("`{}` must be an absolute path, not {value:?}", request.config),
+                reason: format!(
+                    "`{}` must be an absolute path, not {value:?}",
+                    request.config
+                ),
             });
         }
-        grants.push(DirectoryGrant { config_key: request.config.clone(), host_path, access: request.access });
+        grants.push(DirectoryGrant {
+            config_key: request.config.clone(),
+            host_path,
+            access: request.access,
+        });
     }
     Ok(grants)
 }
 
 /// Preopen the granted directories.
-pub(crate) fn apply(plugin: &Arc<str>, grants: &[DirectoryGrant], builder: &mut WasiCtxBuilder) -> Result<()> {
+pub(crate) fn apply(
+    plugin: &Arc<str>,
+    grants: &[DirectoryGrant],
+    builder: &mut WasiCtxBuilder,
+) -> Result<()> {
     for grant in grants {
         let perms = match grant.access {
             Access::ReadOnly => FsPerms::ReadOnly,

@@ -26,8 +26,14 @@ pub struct Grants {
 impl Grants {
     /// Intersect the manifest's requests with the operator's settings. `target` names the
     /// configuration in errors.
-    pub fn resolve(target: &str, manifest: &Manifest, settings: &BTreeMap<String, String>) -> Result<Self> {
-        Ok(Grants { directories: fs::resolve(target, manifest, settings)? })
+    pub fn resolve(
+        target: &str,
+        manifest: &Manifest,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        Ok(Grants {
+            directories: fs::resolve(target, manifest, settings)?,
+        })
     }
 
     /// A WASI context that gives exactly these grants: no environment, no arguments, stdin

@@ -39,14 +39,21 @@ pub async fn run(env: &Env, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                     "description": p.manifest().description,
                 }));
                 if !env.json {
-                    println!("{name}\t{}\tbuilt-in\t{}", p.manifest().version, p.manifest().description);
+                    println!(
+                        "{name}\t{}\tbuilt-in\t{}",
+                        p.manifest().version,
+                        p.manifest().description
+                    );
                 }
             }
             if env.json {
                 output::json(&rows)?;
             }
         }
-        PluginCommand::Inspect { plugin: name, settings } => {
+        PluginCommand::Inspect {
+            plugin: name,
+            settings,
+        } => {
             let p = plugin::resolve(&env.runtime, &name)?;
             let settings: BTreeMap<String, String> = settings.into_iter().collect();
             let given = (!settings.is_empty()).then_some(&settings);
@@ -93,7 +100,15 @@ fn print_inspection(r: &plugin::Inspection) {
         if spec.secret {
             flags.push("secret".to_string());
         }
-        println!("  {key}{}: {}", if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join(", ")) }, spec.description);
+        println!(
+            "  {key}{}: {}",
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", flags.join(", "))
+            },
+            spec.description
+        );
     }
     println!("asks for:");
     if r.requested.directories.is_empty() {
@@ -104,7 +119,10 @@ fn print_inspection(r: &plugin::Inspection) {
             Access::ReadOnly => "read-only",
             Access::ReadWrite => "read-write",
         };
-        println!("  a directory, {access}, named by the setting `{}`", d.config);
+        println!(
+            "  a directory, {access}, named by the setting `{}`",
+            d.config
+        );
     }
     match (&r.granted, &r.config_problem) {
         (Some(g), _) => {

@@ -96,7 +96,10 @@ impl Manifest {
     /// Parse and validate a manifest's TOML text.
     pub fn parse(text: &[u8]) -> Result<Self, String> {
         if text.len() > MAX_MANIFEST_BYTES {
-            return Err(format!("it is {} bytes, more than the {MAX_MANIFEST_BYTES} allowed", text.len()));
+            return Err(format!(
+                "it is {} bytes, more than the {MAX_MANIFEST_BYTES} allowed",
+                text.len()
+            ));
         }
         let text = std::str::from_utf8(text).map_err(|_| "it is not UTF-8 text".to_string())?;
         let manifest: Manifest = toml::from_str(text).map_err(|e| e.message().to_string())?;
@@ -107,7 +110,10 @@ impl Manifest {
     fn validate(&self) -> Result<(), String> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 64
-            && self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !name_ok {
             return Err(format!(
                 "name {:?} must be 1 to 64 lower-case letters, digits or `-`",
@@ -125,7 +131,10 @@ impl Manifest {
                 ));
             };
             if key.secret {
-                return Err(format!("config key `{}` names a directory and cannot be secret", dir.config));
+                return Err(format!(
+                    "config key `{}` names a directory and cannot be secret",
+                    dir.config
+                ));
             }
         }
         Ok(())
@@ -133,7 +142,10 @@ impl Manifest {
 
     /// Check an operator's settings against the schema: unknown keys, missing required keys.
     /// Returns the settings with defaults filled in.
-    pub fn check_config(&self, settings: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+    pub fn check_config(
+        &self,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, String> {
         let valid = || {
             if self.config.is_empty() {
                 "it takes no settings".to_string()
@@ -159,7 +171,11 @@ impl Manifest {
             if let Some(default) = &spec.default {
                 full.insert(key.clone(), default.clone());
             } else if spec.required {
-                return Err(format!("missing required setting `{key}` ({}); {}", spec.description, valid()));
+                return Err(format!(
+                    "missing required setting `{key}` ({}); {}",
+                    spec.description,
+                    valid()
+                ));
             }
         }
         Ok(full)
@@ -194,22 +210,41 @@ access = "read-write"
         assert!(Manifest::parse(b"\xff\xfe").unwrap_err().contains("UTF-8"));
         assert!(Manifest::parse(b"name = 1").is_err());
         let bad_name = FS.replace("name = \"fs\"", "name = \"../fs\"");
-        assert!(Manifest::parse(bad_name.as_bytes()).unwrap_err().contains("lower-case"));
+        assert!(
+            Manifest::parse(bad_name.as_bytes())
+                .unwrap_err()
+                .contains("lower-case")
+        );
         let undeclared = FS.replace("config = \"path\"", "config = \"dir\"");
-        assert!(Manifest::parse(undeclared.as_bytes()).unwrap_err().contains("does not declare"));
+        assert!(
+            Manifest::parse(undeclared.as_bytes())
+                .unwrap_err()
+                .contains("does not declare")
+        );
         let unknown_field = format!("{FS}\nsurprise = true\n");
         assert!(Manifest::parse(unknown_field.as_bytes()).is_err());
-        assert!(Manifest::parse(&vec![b'#'; 70_000]).unwrap_err().contains("more than"));
+        assert!(
+            Manifest::parse(&vec![b'#'; 70_000])
+                .unwrap_err()
+                .contains("more than")
+        );
     }
 
     #[test]
     fn checks_operator_settings() {
         let m = Manifest::parse(FS.as_bytes()).unwrap();
         let mut s = BTreeMap::new();
-        assert!(m.check_config(&s).unwrap_err().contains("missing required setting `path`"));
+        assert!(
+            m.check_config(&s)
+                .unwrap_err()
+                .contains("missing required setting `path`")
+        );
         s.insert("pth".into(), "/x".into());
         let err = m.check_config(&s).unwrap_err();
-        assert!(err.contains("unknown setting `pth`") && err.contains("valid keys: path (required)"), "{err}");
+        assert!(
+            err.contains("unknown setting `pth`") && err.contains("valid keys: path (required)"),
+            "{err}"
+        );
         s.clear();
         s.insert("path".into(), "/x".into());
         assert_eq!(m.check_config(&s).unwrap()["path"], "/x");

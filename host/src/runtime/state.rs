@@ -45,7 +45,10 @@ impl PluginState {
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -63,7 +66,13 @@ pub(crate) struct ProgressWatch {
 
 impl ProgressWatch {
     fn new(idle_limit: Duration) -> Self {
-        ProgressWatch { bytes: Arc::new(AtomicU64::new(0)), seen: 0, since: Instant::now(), idle_limit, tripped: false }
+        ProgressWatch {
+            bytes: Arc::new(AtomicU64::new(0)),
+            seen: 0,
+            since: Instant::now(),
+            idle_limit,
+            tripped: false,
+        }
     }
 
     /// The idle limit.
