@@ -12,6 +12,10 @@ const PLUGINS: &[(&str, &str)] = &[
     ("warden-plugin-null-sink", "warden_plugin_null_sink"),
     ("warden-plugin-not-a-target", "warden_plugin_not_a_target"),
     ("warden-plugin-hostile", "warden_plugin_hostile"),
+    (
+        "warden-plugin-missing-import",
+        "warden_plugin_missing_import",
+    ),
 ];
 
 fn main() {

@@ -84,6 +84,11 @@ fn malformed_plugin_files_are_refused_clearly() {
             std::fs::read(test_plugin("warden_plugin_not_a_target")).unwrap(),
             "a target plugin must export `warden:plugin/target@0.1.0`",
         ),
+        (
+            "missing-import.wasm",
+            std::fs::read(test_plugin("warden_plugin_missing_import")).unwrap(),
+            "plugin `missing-import` cannot be loaded: it imports something this host does not provide",
+        ),
     ];
     for (name, bytes, message) in cases {
         let path = w.path(name);
