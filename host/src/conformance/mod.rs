@@ -503,13 +503,7 @@ async fn listing(ctx: &Ctx<'_>) -> CaseResult {
     let n = ctx.options.list_keys;
     let dir = ctx.key("list/");
     let keys: Vec<String> = (0..n).map(|i| format!("{dir}k{i:05}")).collect();
-    put_many(
-        ctx.target,
-        keys.iter()
-            .map(|k| (k.clone(), k.as_bytes().to_vec()))
-            .collect(),
-    )
-    .await?;
+    put_keys(ctx.target, &keys).await?;
     // Neighbours that share the prefix's characters but are not under it.
     ctx.put(&ctx.key("list-sibling"), b"s").await?;
     ctx.put(&ctx.key("lis"), b"s").await?;
@@ -610,13 +604,7 @@ async fn tricky_keys(ctx: &Ctx<'_>) -> CaseResult {
 /// Put each key with its own content, then check each reads back its own and the listing
 /// holds exactly these keys.
 async fn check_distinct_keys(ctx: &Ctx<'_>, dir: &str, keys: Vec<String>) -> CaseResult {
-    put_many(
-        ctx.target,
-        keys.iter()
-            .map(|k| (k.clone(), k.as_bytes().to_vec()))
-            .collect(),
-    )
-    .await?;
+    put_keys(ctx.target, &keys).await?;
     for key in &keys {
         match ctx.get(key, None).await {
             Ok(got) if got == key.as_bytes() => {}
@@ -773,8 +761,9 @@ async fn concurrent(ctx: &Ctx<'_>) -> CaseResult {
     Ok(())
 }
 
-/// Put many small objects, a few at a time.
-async fn put_many(target: &Target, items: Vec<(String, Vec<u8>)>) -> Result<(), CaseEnd> {
+/// Put each key with the key itself as content, a few at a time.
+async fn put_keys(target: &Target, keys: &[String]) -> Result<(), CaseEnd> {
+    let items: Vec<(String, Vec<u8>)> = keys.iter().map(|k| (k.clone(), k.as_bytes().to_vec())).collect();
     let mut tasks = tokio::task::JoinSet::new();
     let items = Arc::new(std::sync::Mutex::new(items));
     for _ in 0..4 {

@@ -1,0 +1,891 @@
+//! The host-side handle on a target: key validation, a pool of plugin instances, deadlines,
+//! retries and the streaming glue.
+
+pub mod key;
+mod retry;
+mod stream;
+mod types;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
+use wasmtime::component::{Resource, ResourceAny};
+use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::p2::DynInputStream;
+
+pub use retry::RetryPolicy;
+pub use stream::{BLOCK, Body};
+pub use types::{ByteRange, Check, Features, ListPage, ObjectMeta, PutOptions};
+
+use crate::bindings::v0_1;
+use crate::capability::Grants;
+use crate::capability::log::{LogBudget, sanitize};
+use crate::error::{Error, ErrorClass, Result, TrapReason};
+use crate::plugin::Plugin;
+use crate::runtime::{EPOCH_TICK, PluginState, Runtime};
+use stream::{CountingWriter, ReaderStream, SourceError};
+
+/// Epoch ticks between two progress checks of a running call (100 ms).
+const CHECK_TICKS: u64 = 10;
+/// Longest plugin-supplied message the host passes on.
+const MAX_MESSAGE: usize = 2048;
+
+/// A configured storage location served by a target plugin. Cheap to clone; calls from
+/// several tasks run side by side on up to `instances_per_target` instances.
+#[derive(Clone)]
+pub struct Target {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    plugin: Plugin,
+    runtime: Runtime,
+    settings: Vec<(String, String)>,
+    grants: Grants,
+    retry: RetryPolicy,
+    idle: Mutex<Vec<Instance>>,
+    permits: Semaphore,
+}
+
+/// One plugin instance with its open session.
+struct Instance {
+    store: Store<PluginState>,
+    bindings: v0_1::TargetPlugin,
+    session: ResourceAny,
+}
+
+/// How a call into a plugin failed.
+enum CallError {
+    /// The instance trapped or was stopped: it must be thrown away.
+    Trap(wasmtime::Error),
+    /// The watchdog stopped a call that made no progress: the instance must be thrown away.
+    Stalled,
+    /// The plugin returned a typed error.
+    Plugin(v0_1::WitError),
+    /// The host failed (a sink, a body, a contract check).
+    Host(Error),
+}
+
+impl From<wasmtime::Error> for CallError {
+    fn from(e: wasmtime::Error) -> Self {
+        CallError::Trap(e)
+    }
+}
+
+type CallResult<T> = std::result::Result<T, CallError>;
+
+/// What a `get` delivered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GetInfo {
+    /// The object's metadata (its whole size).
+    pub meta: ObjectMeta,
+    /// The bytes written to the sink.
+    pub length: u64,
+}
+
+impl Target {
+    /// Open a target named `name` on `plugin` with the operator's settings. Checks the
+    /// settings against the plugin's schema and resolves its grants; instances start lazily.
+    pub fn open(
+        runtime: &Runtime,
+        plugin: Plugin,
+        name: &str,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<Target> {
+        let manifest = plugin.manifest();
+        let full = manifest
+            .check_config(settings)
+            .map_err(|reason| Error::Config {
+                target: name.to_string(),
+                plugin: manifest.name.clone(),
+                reason,
+            })?;
+        let grants = Grants::resolve(name, manifest, &full)?;
+        let secret = |k: &str| manifest.config.get(k).is_some_and(|c| c.secret);
+        let settings = full.into_iter().filter(|(k, _)| !secret(k)).collect();
+        let pool = runtime.limits().instances_per_target.max(1);
+        Ok(Target {
+            inner: Arc::new(Inner {
+                name: name.to_string(),
+                plugin,
+                runtime: runtime.clone(),
+                settings,
+                grants,
+                retry: RetryPolicy::default(),
+                idle: Mutex::new(Vec::new()),
+                permits: Semaphore::new(pool),
+            }),
+        })
+    }
+
+    /// Replace the retry policy (tests use short delays). Call it before cloning the target.
+    ///
+    /// # Panics
+    /// If the target was already cloned.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Target {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_retry is called before the target is shared")
+            .retry = retry;
+        self
+    }
+
+    /// The target's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The plugin serving it.
+    pub fn plugin(&self) -> &Plugin {
+        &self.inner.plugin
+    }
+
+    /// What the plugin is granted for this target.
+    pub fn grants(&self) -> &Grants {
+        &self.inner.grants
+    }
+
+    /// What the target supports.
+    pub async fn features(&self) -> Result<Features> {
+        self.call("features", None, |inst| {
+            let w = watch_of(&inst.store);
+            let g = inst.bindings.warden_plugin_target().session();
+            let fut = g.call_features(&mut inst.store, inst.session);
+            Ok(Features::from(watched(w, fut)??))
+        })
+        .await
+    }
+
+    /// Run the plugin's connection checks.
+    pub async fn test_connection(&self) -> Result<Vec<Check>> {
+        self.call("test-connection", None, |inst| {
+            let w = watch_of(&inst.store);
+            let g = inst.bindings.warden_plugin_target().session();
+            let fut = g.call_test_connection(&mut inst.store, inst.session);
+            let checks = watched(w, fut)??.map_err(CallError::Plugin)?;
+            Ok(checks.into_iter().map(Check::from).collect())
+        })
+        .await
+    }
+
+    /// Store `body` under `key`. Retries retryable failures when the body is replayable.
+    pub async fn put(&self, key: &str, body: Body, options: PutOptions) -> Result<ObjectMeta> {
+        self.put_progress(key, body, options, None).await
+    }
+
+    /// [`Target::put`], adding the bytes sent to `progress` as they go.
+    pub async fn put_progress(
+        &self,
+        key: &str,
+        body: Body,
+        options: PutOptions,
+        progress: Option<Arc<AtomicU64>>,
+    ) -> Result<ObjectMeta> {
+        key::validate(key)?;
+        let replayable = body.is_replayable();
+        let body = Arc::new(Mutex::new(Some(body)));
+        let mut retry = 0;
+        loop {
+            let key_owned = key.to_string();
+            let body = body.clone();
+            let progress = progress.clone();
+            let result = self
+                .call("put", Some(key), move |inst| {
+                    put_once(inst, &key_owned, &body, options, progress)
+                })
+                .await;
+            match result {
+                Err(e)
+                    if replayable
+                        && e.is_retryable()
+                        && retry + 1 < self.inner.retry.max_attempts =>
+                {
+                    self.backoff("put", key, retry, &e).await;
+                    retry += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Read `key` (or a range of it) into `sink`, returning what was read and the sink.
+    /// Retries retryable failures that happen before any byte reached the sink.
+    pub async fn get<W: Write + Send + 'static>(
+        &self,
+        key: &str,
+        range: Option<ByteRange>,
+        sink: W,
+    ) -> Result<(GetInfo, W)> {
+        key::validate(key)?;
+        let sink = Arc::new(Mutex::new(Some(sink)));
+        let mut retry = 0;
+        loop {
+            let key_owned = key.to_string();
+            let sink_slot = sink.clone();
+            let result = self
+                .call("get", Some(key), move |inst| {
+                    let mut guard = sink_slot.lock().unwrap_or_else(|p| p.into_inner());
+                    let sink = guard
+                        .as_mut()
+                        .expect("the sink is returned after each attempt");
+                    get_once(inst, &key_owned, range, sink)
+                })
+                .await;
+            let sink_back = || {
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .expect("sink present")
+            };
+            match result {
+                // `get_once` fails before writing when the plugin's call itself failed.
+                Err(e) if e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
+                    self.backoff("get", key, retry, &e).await;
+                    retry += 1;
+                }
+                Err(e) => return Err(e),
+                Ok(info) => return Ok((info, sink_back())),
+            }
+        }
+    }
+
+    /// Read `key` (or a range of it) into memory.
+    pub async fn get_bytes(&self, key: &str, range: Option<ByteRange>) -> Result<Vec<u8>> {
+        Ok(self.get(key, range, Vec::new()).await?.1)
+    }
+
+    /// The object's metadata.
+    pub async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        key::validate(key)?;
+        self.idempotent("head", key, |inst, key| {
+            let w = watch_of(&inst.store);
+            let g = inst.bindings.warden_plugin_target().session();
+            let fut = g.call_head(&mut inst.store, inst.session, key);
+            Ok(ObjectMeta::from(
+                watched(w, fut)??.map_err(CallError::Plugin)?,
+            ))
+        })
+        .await
+    }
+
+    /// Remove `key`; removing a missing key succeeds.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        key::validate(key)?;
+        self.idempotent("delete", key, |inst, key| {
+            let w = watch_of(&inst.store);
+            let g = inst.bindings.warden_plugin_target().session();
+            let fut = g.call_delete(&mut inst.store, inst.session, key);
+            watched(w, fut)??.map_err(CallError::Plugin)
+        })
+        .await
+    }
+
+    /// One page of keys under `prefix` after `cursor`, at most `limit` (0: the plugin's
+    /// maximum). The page is checked against the contract: order, prefix, cursor, size.
+    pub async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<ListPage> {
+        key::validate_prefix(prefix)?;
+        if let Some(c) = cursor {
+            key::validate(c)?;
+        }
+        let plugin = self.inner.plugin.name().to_string();
+        let (prefix_owned, cursor_owned) = (prefix.to_string(), cursor.map(str::to_string));
+        let mut retry = 0;
+        loop {
+            let (p, c, plugin) = (prefix_owned.clone(), cursor_owned.clone(), plugin.clone());
+            let result = self
+                .call("list", Some(prefix), move |inst| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.warden_plugin_target().session();
+                    let fut = g.call_list(&mut inst.store, inst.session, &p, c.as_deref(), limit);
+                    let page = watched(w, fut)??.map_err(CallError::Plugin)?;
+                    check_page(&plugin, &p, c.as_deref(), limit, page).map_err(CallError::Host)
+                })
+                .await;
+            match result {
+                Err(e) if e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
+                    self.backoff("list", prefix, retry, &e).await;
+                    retry += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Every object under `prefix`, following pages. Refuses a plugin whose cursor does not
+    /// advance.
+    pub async fn list_all(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.list(prefix, cursor.as_deref(), 0).await?;
+            all.extend(page.objects);
+            match page.next {
+                None => return Ok(all),
+                Some(next) => {
+                    if cursor.as_deref().is_some_and(|c| next.as_str() <= c) {
+                        return Err(Error::Contract {
+                            plugin: self.inner.plugin.name().to_string(),
+                            op: "list",
+                            detail: format!(
+                                "its next cursor {next:?} does not advance past {cursor:?}"
+                            ),
+                        });
+                    }
+                    cursor = Some(next);
+                }
+            }
+        }
+    }
+
+    /// Run an idempotent keyed call with retries.
+    async fn idempotent<R, F>(&self, op: &'static str, key: &str, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: Fn(&mut Instance, &str) -> CallResult<R> + Clone + Send + 'static,
+    {
+        let mut retry = 0;
+        loop {
+            let (k, f) = (key.to_string(), f.clone());
+            match self.call(op, Some(key), move |inst| f(inst, &k)).await {
+                Err(e) if e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
+                    self.backoff(op, key, retry, &e).await;
+                    retry += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn backoff(&self, op: &str, key: &str, retry: u32, e: &Error) {
+        let after = match e {
+            Error::Plugin { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        let delay = self.inner.retry.delay(retry, after);
+        tracing::info!(target = %self.inner.name, "{op} `{key}` failed ({}); retrying in {delay:?}", e.class());
+        tokio::time::sleep(delay).await;
+    }
+
+    /// Run `f` on an instance from the pool, on a thread that may block, and map failures.
+    async fn call<R, F>(&self, op: &'static str, key: Option<&str>, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Instance) -> CallResult<R> + Send + 'static,
+    {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| self.runtime_error(op, "the pool is closed"))?;
+        let pooled = self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let inner = self.inner.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut instance = match pooled {
+                Some(i) => i,
+                None => match inner.instantiate() {
+                    Ok(i) => i,
+                    Err(e) => return (None, Err(e)),
+                },
+            };
+            instance.store.data_mut().watch.start_call();
+            instance.store.set_epoch_deadline(CHECK_TICKS);
+            let result = f(&mut instance);
+            (Some(instance), Ok(result))
+        })
+        .await;
+        let (instance, result) = joined
+            .map_err(|e| self.runtime_error(op, &format!("the call's thread failed: {e}")))?;
+        let result = match result {
+            Err(open_error) => return Err(open_error),
+            Ok(r) => r,
+        };
+        let key = key.map(str::to_string);
+        match result {
+            Ok(value) => {
+                self.recycle(instance);
+                Ok(value)
+            }
+            Err(CallError::Plugin(e)) => {
+                self.recycle(instance);
+                Err(plugin_error(self.inner.plugin.name(), op, key, e))
+            }
+            Err(CallError::Host(e)) => {
+                // A host-side failure can leave a stream half-read: start afresh next time.
+                drop(instance);
+                Err(e)
+            }
+            Err(CallError::Stalled) => Err(Error::Trap {
+                plugin: self.inner.plugin.name().to_string(),
+                op,
+                key,
+                reason: TrapReason::Deadline(self.inner.runtime.limits().call_timeout),
+            }),
+            Err(CallError::Trap(e)) => {
+                let tripped = instance
+                    .as_ref()
+                    .is_some_and(|i| i.store.data().watch.tripped);
+                Err(trap_error(&self.inner, op, key, &e, tripped))
+            }
+        }
+    }
+
+    fn recycle(&self, instance: Option<Instance>) {
+        if let Some(instance) = instance {
+            self.inner
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(instance);
+        }
+    }
+
+    fn runtime_error(&self, op: &'static str, detail: &str) -> Error {
+        Error::Runtime {
+            plugin: self.inner.plugin.name().to_string(),
+            op,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+impl Inner {
+    /// Make a fresh instance and open a session on it. Runs on a blocking thread.
+    fn instantiate(&self) -> Result<Instance> {
+        let plugin = self.plugin.name().clone();
+        let limits = self.runtime.limits();
+        let log = LogBudget::new(plugin.clone(), limits.log_bytes, limits.log_line_bytes);
+        let wasi = self.grants.wasi_context(&plugin, &log)?;
+        let mut store = Store::new(self.runtime.engine(), PluginState::new(wasi, limits, log));
+        store.limiter(|s| &mut s.limits);
+        store.set_hostcall_fuel(limits.hostcall_fuel);
+        store.epoch_deadline_callback(|mut ctx| {
+            if ctx.data_mut().watch.check() {
+                Ok(UpdateDeadline::Continue(CHECK_TICKS))
+            } else {
+                Err(wasmtime::Error::msg(
+                    "the call made no progress within its deadline",
+                ))
+            }
+        });
+        store.data_mut().watch.start_call();
+        store.set_epoch_deadline(CHECK_TICKS);
+        let handle = Handle::current();
+        let trap = |e: wasmtime::Error, store: &Store<PluginState>| {
+            trap_error(self, "open", None, &e, store.data().watch.tripped)
+        };
+        let bindings = match handle.block_on(self.plugin.pre().instantiate_async(&mut store)) {
+            Ok(b) => b,
+            Err(e) => return Err(trap(e, &store)),
+        };
+        let config = self.settings.clone();
+        let opened = handle.block_on(
+            bindings
+                .warden_plugin_target()
+                .session()
+                .call_open(&mut store, &config),
+        );
+        match opened {
+            Ok(Ok(session)) => Ok(Instance {
+                store,
+                bindings,
+                session,
+            }),
+            Ok(Err(e)) => Err(plugin_error(&plugin, "open", None, e)),
+            Err(e) => Err(trap(e, &store)),
+        }
+    }
+}
+
+/// Drive a call's future on this (blocking) thread, stopping it when it makes no progress
+/// for the idle limit while waiting in the host (wasm itself is stopped by epochs).
+fn watched<F: Future>(watch: Watch, fut: F) -> CallResult<F::Output> {
+    block_on_watched(watch.0, watch.1, fut).ok_or(CallError::Stalled)
+}
+
+/// A call's progress counter and idle limit, taken before the call borrows the store.
+type Watch = (Arc<AtomicU64>, Duration);
+
+fn watch_of(store: &Store<PluginState>) -> Watch {
+    let watch = &store.data().watch;
+    (watch.bytes.clone(), watch.idle_limit())
+}
+
+fn block_on_watched<F: Future>(moved: Arc<AtomicU64>, idle: Duration, fut: F) -> Option<F::Output> {
+    Handle::current().block_on(async move {
+        tokio::pin!(fut);
+        let mut seen = moved.load(Ordering::Relaxed);
+        let mut since = Instant::now();
+        let tick = Duration::from_millis(250).min(idle);
+        loop {
+            tokio::select! {
+                out = &mut fut => return Some(out),
+                _ = tokio::time::sleep(tick) => {
+                    let now = moved.load(Ordering::Relaxed);
+                    if now != seen {
+                        seen = now;
+                        since = Instant::now();
+                    } else if since.elapsed() >= idle {
+                        return None;
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn put_once(
+    inst: &mut Instance,
+    key: &str,
+    body: &Mutex<Option<Body>>,
+    options: PutOptions,
+    progress: Option<Arc<AtomicU64>>,
+) -> CallResult<ObjectMeta> {
+    let plugin = inst.store.data().log.plugin().to_string();
+    let (reader, size): (Box<dyn Read + Send>, Option<u64>) = {
+        let mut slot = body.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some(Body::File(path)) => {
+                let file = std::fs::File::open(path).map_err(|e| {
+                    CallError::Host(Error::io(
+                        format!("opening the body of put `{key}`"),
+                        path,
+                        e,
+                    ))
+                })?;
+                let len = file.metadata().map(|m| m.len()).ok();
+                (Box::new(file), len)
+            }
+            Some(Body::Bytes(bytes)) => (
+                Box::new(std::io::Cursor::new(bytes.clone())),
+                Some(bytes.len() as u64),
+            ),
+            Some(Body::Reader(_)) => match slot.take() {
+                Some(Body::Reader(r)) => (r, None),
+                _ => unreachable!("matched a reader above"),
+            },
+            None => {
+                return Err(CallError::Host(Error::Runtime {
+                    plugin,
+                    op: "put",
+                    detail: "a one-shot body cannot be sent twice".into(),
+                }));
+            }
+        }
+    };
+    let reader: Box<dyn Read + Send> = match progress {
+        Some(counter) => Box::new(ProgressReader {
+            inner: reader,
+            counter,
+        }),
+        None => reader,
+    };
+    let declared = options.declared_size.or(size);
+    let source_error = SourceError::default();
+    let moved = inst.store.data().watch.bytes.clone();
+    let stream: DynInputStream = Box::new(ReaderStream::new(reader, moved, source_error.clone()));
+    let owned = inst.store.data_mut().table.push(stream).map_err(|e| {
+        CallError::Host(Error::Runtime {
+            plugin: plugin.clone(),
+            op: "put",
+            detail: e.to_string(),
+        })
+    })?;
+    let borrowed = Resource::<DynInputStream>::new_borrow(owned.rep());
+    let wit_options = v0_1::PutOptions {
+        create_only: options.create_only,
+        size: declared,
+    };
+    let w = watch_of(&inst.store);
+    let g = inst.bindings.warden_plugin_target().session();
+    let fut = g.call_put(&mut inst.store, inst.session, key, borrowed, wit_options);
+    let outcome = watched(w, fut);
+    let _ = inst.store.data_mut().table.delete(owned);
+    if let Some(e) = source_error.take() {
+        return Err(CallError::Host(Error::io(
+            format!("reading the body of put `{key}`"),
+            "-",
+            e,
+        )));
+    }
+    let meta = ObjectMeta::from(outcome??.map_err(CallError::Plugin)?);
+    if let Some(expected) = declared
+        && meta.size != expected
+        && options.declared_size.is_none()
+    {
+        return Err(CallError::Host(Error::Contract {
+            plugin,
+            op: "put",
+            detail: format!(
+                "it reported {} bytes stored for `{key}`, but {expected} were sent",
+                meta.size
+            ),
+        }));
+    }
+    Ok(meta)
+}
+
+fn get_once(
+    inst: &mut Instance,
+    key: &str,
+    range: Option<ByteRange>,
+    sink: &mut (dyn Write + Send),
+) -> CallResult<GetInfo> {
+    let plugin = inst.store.data().log.plugin().to_string();
+    let w = watch_of(&inst.store);
+    let g = inst.bindings.warden_plugin_target().session();
+    let fut = g.call_get(&mut inst.store, inst.session, key, range.map(Into::into));
+    let body = watched(w, fut)??.map_err(CallError::Plugin)?;
+    let meta = ObjectMeta::from(body.meta);
+    let stream = body.body;
+    let expected = body.length;
+    if let Some(r) = range {
+        let most = meta
+            .size
+            .saturating_sub(r.offset)
+            .min(r.length.unwrap_or(u64::MAX));
+        if expected > most {
+            let _ = inst.store.data_mut().table.delete(stream);
+            return Err(CallError::Host(Error::Contract {
+                plugin,
+                op: "get",
+                detail: format!(
+                    "for `{key}` it promised {expected} bytes, more than the range allows ({most})"
+                ),
+            }));
+        }
+    } else if expected != meta.size {
+        let _ = inst.store.data_mut().table.delete(stream);
+        return Err(CallError::Host(Error::Contract {
+            plugin,
+            op: "get",
+            detail: format!(
+                "for `{key}` it promised {expected} bytes, but says the object has {}",
+                meta.size
+            ),
+        }));
+    }
+    let moved = inst.store.data().watch.bytes.clone();
+    let idle = inst.store.data().watch.idle_limit();
+    let mut out = CountingWriter {
+        inner: sink,
+        written: 0,
+    };
+    let copied = {
+        let table = &mut inst.store.data_mut().table;
+        let input = table.get_mut(&stream).map_err(|e| {
+            CallError::Host(Error::Runtime {
+                plugin: plugin.clone(),
+                op: "get",
+                detail: e.to_string(),
+            })
+        })?;
+        block_on_watched(
+            moved.clone(),
+            idle,
+            copy_stream(input, expected, &mut out, &moved),
+        )
+    };
+    let _ = inst.store.data_mut().table.delete(stream);
+    match copied {
+        None => Err(CallError::Stalled),
+        Some(Err(CopyError::Sink(e))) => Err(CallError::Host(Error::io(
+            format!("writing the body of get `{key}`"),
+            "-",
+            e,
+        ))),
+        Some(Err(CopyError::Stream(detail))) => Err(CallError::Host(Error::Plugin {
+            plugin,
+            op: "get",
+            key: Some(key.to_string()),
+            class: ErrorClass::Unavailable,
+            message: format!("the body failed after {} bytes: {detail}", out.written),
+            retry_after: None,
+        })),
+        Some(Ok(got)) if got < expected => Err(CallError::Host(Error::ShortBody {
+            plugin,
+            key: key.to_string(),
+            expected,
+            got,
+        })),
+        Some(Ok(_)) => {
+            out.flush().map_err(|e| {
+                CallError::Host(Error::io(
+                    format!("writing the body of get `{key}`"),
+                    "-",
+                    e,
+                ))
+            })?;
+            Ok(GetInfo {
+                meta,
+                length: out.written,
+            })
+        }
+    }
+}
+
+enum CopyError {
+    Stream(String),
+    Sink(std::io::Error),
+}
+
+/// Copy exactly `expected` bytes (or fewer, if the stream ends) from a plugin's stream.
+async fn copy_stream(
+    input: &mut DynInputStream,
+    expected: u64,
+    out: &mut CountingWriter<'_>,
+    moved: &AtomicU64,
+) -> std::result::Result<u64, CopyError> {
+    use wasmtime_wasi::p2::StreamError;
+    let mut got = 0u64;
+    while got < expected {
+        let want = (expected - got).min(BLOCK as u64) as usize;
+        match input.blocking_read(want).await {
+            Ok(bytes) => {
+                let take = bytes.len().min(want);
+                out.write_all(&bytes[..take]).map_err(CopyError::Sink)?;
+                got += take as u64;
+                moved.fetch_add(take as u64, Ordering::Relaxed);
+            }
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(e)) | Err(StreamError::Trap(e)) => {
+                return Err(CopyError::Stream(format!("{e:#}")));
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// Counts bytes read, for progress bars.
+struct ProgressReader {
+    inner: Box<dyn Read + Send>,
+    counter: Arc<AtomicU64>,
+}
+
+impl Read for ProgressReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Check a listing page against the contract.
+fn check_page(
+    plugin: &str,
+    prefix: &str,
+    cursor: Option<&str>,
+    limit: u32,
+    page: v0_1::ListPage,
+) -> Result<ListPage> {
+    let broke = |detail: String| Error::Contract {
+        plugin: plugin.to_string(),
+        op: "list",
+        detail,
+    };
+    if limit > 0 && page.objects.len() > limit as usize {
+        return Err(broke(format!(
+            "it returned {} objects for a limit of {limit}",
+            page.objects.len()
+        )));
+    }
+    let mut previous: Option<&str> = cursor;
+    for object in &page.objects {
+        if !object.key.starts_with(prefix) {
+            return Err(broke(format!(
+                "it returned {:?}, which does not start with the prefix {prefix:?}",
+                object.key
+            )));
+        }
+        if previous.is_some_and(|p| object.key.as_str() <= p) {
+            return Err(broke(format!(
+                "it returned {:?} after {:?}; keys must be strictly ascending and after the cursor",
+                object.key,
+                previous.unwrap_or_default()
+            )));
+        }
+        previous = Some(&object.key);
+    }
+    if page.next.is_some() && page.objects.is_empty() {
+        return Err(broke("it returned an empty page with a next cursor".into()));
+    }
+    Ok(ListPage {
+        objects: page.objects.into_iter().map(ObjectMeta::from).collect(),
+        next: page.next,
+    })
+}
+
+fn plugin_error(plugin: &str, op: &'static str, key: Option<String>, e: v0_1::WitError) -> Error {
+    use v0_1::WitError as W;
+    let (class, message, retry_after) = match e {
+        W::NotFound(m) => (ErrorClass::NotFound, m, None),
+        W::AlreadyExists(m) => (ErrorClass::AlreadyExists, m, None),
+        W::InvalidInput(m) => (ErrorClass::InvalidInput, m, None),
+        W::Unauthenticated(m) => (ErrorClass::Unauthenticated, m, None),
+        W::PermissionDenied(m) => (ErrorClass::PermissionDenied, m, None),
+        W::RateLimited(r) => (
+            ErrorClass::RateLimited,
+            r.message,
+            r.retry_after_seconds.map(|s| Duration::from_secs(s.into())),
+        ),
+        W::Unavailable(m) => (ErrorClass::Unavailable, m, None),
+        W::Corrupt(m) => (ErrorClass::Corrupt, m, None),
+        W::Unsupported(m) => (ErrorClass::Unsupported, m, None),
+        W::Other(m) => (ErrorClass::Other, m, None),
+    };
+    Error::Plugin {
+        plugin: plugin.to_string(),
+        op,
+        key,
+        class,
+        message: sanitize(&message, MAX_MESSAGE),
+        retry_after,
+    }
+}
+
+fn trap_error(
+    inner: &Inner,
+    op: &'static str,
+    key: Option<String>,
+    e: &wasmtime::Error,
+    tripped: bool,
+) -> Error {
+    let limits = inner.runtime.limits();
+    let text = format!("{e:#}");
+    let reason = if tripped {
+        TrapReason::Deadline(limits.call_timeout)
+    } else if text.contains("forcing trap when growing memory")
+        || text.contains("forcing a memory growth failure")
+    {
+        TrapReason::OutOfMemory {
+            limit: limits.memory_bytes,
+        }
+    } else if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        TrapReason::Crash(trap.to_string())
+    } else {
+        TrapReason::Crash(sanitize(
+            text.lines().next().unwrap_or("unknown failure"),
+            MAX_MESSAGE,
+        ))
+    };
+    Error::Trap {
+        plugin: inner.plugin.name().to_string(),
+        op,
+        key,
+        reason,
+    }
+}
+
+// Epoch ticks are 10 ms; CHECK_TICKS ticks make the 100 ms check interval documented above.
+const _: () = assert!(EPOCH_TICK.as_millis() * CHECK_TICKS as u128 == 100);
