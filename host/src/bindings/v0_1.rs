@@ -17,6 +17,8 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::warden::plugin::target::{Check, Features, PutOptions};
-pub use warden::plugin::log::Level;
-pub use warden::plugin::types::{ByteRange, Error as WitError, ListPage, ObjectBody, ObjectMeta};
+pub use self::exports::warden::plugin::target::{Check, Features, PutOptions};
+pub use self::warden::plugin::log::Level;
+pub use self::warden::plugin::types::{
+    ByteRange, Error as WitError, ListPage, ObjectBody, ObjectMeta,
+};

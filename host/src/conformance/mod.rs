@@ -763,7 +763,10 @@ async fn concurrent(ctx: &Ctx<'_>) -> CaseResult {
 
 /// Put each key with the key itself as content, a few at a time.
 async fn put_keys(target: &Target, keys: &[String]) -> Result<(), CaseEnd> {
-    let items: Vec<(String, Vec<u8>)> = keys.iter().map(|k| (k.clone(), k.as_bytes().to_vec())).collect();
+    let items: Vec<(String, Vec<u8>)> = keys
+        .iter()
+        .map(|k| (k.clone(), k.as_bytes().to_vec()))
+        .collect();
     let mut tasks = tokio::task::JoinSet::new();
     let items = Arc::new(std::sync::Mutex::new(items));
     for _ in 0..4 {
