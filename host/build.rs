@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
-/// Every plugin crate of the plugins workspace, as (package, artifact stem).
+/// The guest workspaces to build: the plugins, and the SDK with its examples.
+const WORKSPACES: &[&str] = &["plugins", "sdk-guest"];
+/// Every plugin the tests and the binary use, as (package, artifact stem).
 const PLUGINS: &[(&str, &str)] = &[
+    ("memory-target", "memory_target"),
+    ("broken-target", "broken_target"),
     ("warden-plugin-fs", "warden_plugin_fs"),
     ("warden-plugin-null-sink", "warden_plugin_null_sink"),
     ("warden-plugin-not-a-target", "warden_plugin_not_a_target"),
@@ -24,10 +28,22 @@ fn main() {
         .parent()
         .expect("host/ has a parent")
         .to_path_buf();
-    let plugins = root.join("plugins");
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    for dir in ["fs", "testing", "Cargo.toml", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", plugins.join(dir).display());
+    for dir in [
+        "plugins/fs",
+        "plugins/testing",
+        "plugins/Cargo.toml",
+        "plugins/Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    for dir in [
+        "sdk-guest/src",
+        "sdk-guest/examples",
+        "sdk-guest/Cargo.toml",
+        "sdk-guest/Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
@@ -39,18 +55,37 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target"))
         .join("plugins");
+    for workspace in WORKSPACES {
+        build_workspace(&root.join(workspace), &target_dir, &rustc);
+    }
+    let built = target_dir.join(WASM_TARGET).join("release");
+    for (_, stem) in PLUGINS {
+        let from = built.join(format!("{stem}.wasm"));
+        let to = out_dir.join(format!("{stem}.wasm"));
+        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+    }
+    println!("cargo:rustc-env=WARDEN_PLUGIN_DIR={}", out_dir.display());
+    println!(
+        "cargo:rustc-env=WASMTIME_VERSION={}",
+        wasmtime_version(&root)
+    );
+}
+
+/// Build one guest workspace for wasm32-wasip2 (release) into `target_dir`.
+fn build_workspace(dir: &Path, target_dir: &Path, rustc: &str) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
         .arg("--release")
         .arg("--locked")
+        .arg("--workspace")
         .arg("--target")
         .arg(WASM_TARGET)
         .arg("--manifest-path")
-        .arg(plugins.join("Cargo.toml"))
+        .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir)
-        .env("RUSTC", &rustc);
+        .arg(target_dir)
+        .env("RUSTC", rustc);
     // The outer build's settings are for the host, not for wasm: don't let them leak in.
     for var in [
         "RUSTFLAGS",
@@ -72,20 +107,9 @@ fn main() {
     if !status.success() {
         panic!(
             "building the plugins in {} for {WASM_TARGET} failed (see the errors above)",
-            plugins.display()
+            dir.display()
         );
     }
-    let built = target_dir.join(WASM_TARGET).join("release");
-    for (_, stem) in PLUGINS {
-        let from = built.join(format!("{stem}.wasm"));
-        let to = out_dir.join(format!("{stem}.wasm"));
-        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
-    }
-    println!("cargo:rustc-env=WARDEN_PLUGIN_DIR={}", out_dir.display());
-    println!(
-        "cargo:rustc-env=WASMTIME_VERSION={}",
-        wasmtime_version(&root)
-    );
 }
 
 /// Fail early, saying exactly what to run, when the wasm target is not installed.

@@ -141,6 +141,21 @@ pub enum Error {
         got: u64,
     },
 
+    /// A get's body failed part way; never retried, since bytes already reached the sink.
+    #[error(
+        "plugin `{plugin}` get `{key}`: the body failed after {after} bytes: {detail}; nothing complete was written, try again"
+    )]
+    BodyFailed {
+        /// The plugin's name.
+        plugin: String,
+        /// The key read.
+        key: String,
+        /// Bytes delivered before the failure.
+        after: u64,
+        /// What failed.
+        detail: String,
+    },
+
     /// The plugin broke the contract in a way the host detected (a bad value it returned).
     #[error("plugin `{plugin}` {op}: it broke the contract: {detail}")]
     Contract {
@@ -305,6 +320,7 @@ impl Error {
             } => ErrorClass::Unavailable,
             Error::Trap { .. } | Error::Runtime { .. } | Error::Io { .. } => ErrorClass::Other,
             Error::ShortBody { .. } => ErrorClass::Corrupt,
+            Error::BodyFailed { .. } => ErrorClass::Unavailable,
             Error::Contract { .. } => ErrorClass::Other,
             Error::UnknownTarget { .. } | Error::UnknownPlugin { .. } => ErrorClass::NotFound,
             Error::TargetExists { .. } => ErrorClass::AlreadyExists,

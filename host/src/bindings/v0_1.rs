@@ -17,8 +17,6 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::exports::warden::plugin::target::{Check, Features, PutOptions};
+pub use self::exports::warden::plugin::target::{Body, Check, Features, ObjectBody, PutOptions};
 pub use self::warden::plugin::log::Level;
-pub use self::warden::plugin::types::{
-    ByteRange, Error as WitError, ListPage, ObjectBody, ObjectMeta,
-};
+pub use self::warden::plugin::types::{ByteRange, Error as WitError, ListPage, ObjectMeta};

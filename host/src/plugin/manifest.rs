@@ -90,6 +90,10 @@ pub struct Manifest {
     /// The capabilities it asks for.
     #[serde(default)]
     pub capabilities: Capabilities,
+    /// The most instances the host may run side by side for one target; 1 for a plugin
+    /// that keeps state in its own memory. Default: the host's limit.
+    #[serde(default)]
+    pub instances: Option<u32>,
 }
 
 impl Manifest {
@@ -119,6 +123,9 @@ impl Manifest {
                 "name {:?} must be 1 to 64 lower-case letters, digits or `-`",
                 self.name
             ));
+        }
+        if self.instances == Some(0) {
+            return Err("`instances` is 0; a plugin needs at least one instance".into());
         }
         if self.kinds.is_empty() {
             return Err("`kinds` is empty; a plugin implements at least one kind".into());

@@ -110,7 +110,11 @@ impl Target {
         let grants = Grants::resolve(name, manifest, &full)?;
         let secret = |k: &str| manifest.config.get(k).is_some_and(|c| c.secret);
         let settings = full.into_iter().filter(|(k, _)| !secret(k)).collect();
-        let pool = runtime.limits().instances_per_target.max(1);
+        let pool = runtime
+            .limits()
+            .instances_per_target
+            .min(manifest.instances.map_or(usize::MAX, |n| n as usize))
+            .max(1);
         Ok(Target {
             inner: Arc::new(Inner {
                 name: name.to_string(),
@@ -648,56 +652,42 @@ fn get_once(
     let fut = g.call_get(&mut inst.store, inst.session, key, range.map(Into::into));
     let body = watched(w, fut)??.map_err(CallError::Plugin)?;
     let meta = ObjectMeta::from(body.meta);
-    let stream = body.body;
     let expected = body.length;
-    if let Some(r) = range {
-        let most = meta
+    let most = match range {
+        Some(r) => meta
             .size
             .saturating_sub(r.offset)
-            .min(r.length.unwrap_or(u64::MAX));
-        if expected > most {
-            let _ = inst.store.data_mut().table.delete(stream);
-            return Err(CallError::Host(Error::Contract {
-                plugin,
-                op: "get",
-                detail: format!(
-                    "for `{key}` it promised {expected} bytes, more than the range allows ({most})"
-                ),
-            }));
-        }
-    } else if expected != meta.size {
-        let _ = inst.store.data_mut().table.delete(stream);
+            .min(r.length.unwrap_or(u64::MAX)),
+        None => meta.size,
+    };
+    let promised_wrong = match range {
+        Some(_) => expected > most,
+        None => expected != meta.size,
+    };
+    if promised_wrong {
+        discard_body(inst, body.body);
         return Err(CallError::Host(Error::Contract {
             plugin,
             op: "get",
             detail: format!(
-                "for `{key}` it promised {expected} bytes, but says the object has {}",
+                "for `{key}` it promised {expected} bytes, but the object has {} and the request allows {most}",
                 meta.size
             ),
         }));
     }
-    let moved = inst.store.data().watch.bytes.clone();
-    let idle = inst.store.data().watch.idle_limit();
     let mut out = CountingWriter {
         inner: sink,
         written: 0,
     };
-    let copied = {
-        let table = &mut inst.store.data_mut().table;
-        let input = table.get_mut(&stream).map_err(|e| {
-            CallError::Host(Error::Runtime {
-                plugin: plugin.clone(),
-                op: "get",
-                detail: e.to_string(),
-            })
-        })?;
-        block_on_watched(
-            moved.clone(),
-            idle,
-            copy_stream(input, expected, &mut out, &moved),
-        )
+    let copied = copy_body(inst, body.body, expected, &mut out);
+    let failed = |detail: String, after: u64| {
+        CallError::Host(Error::BodyFailed {
+            plugin: plugin.clone(),
+            key: key.to_string(),
+            after,
+            detail,
+        })
     };
-    let _ = inst.store.data_mut().table.delete(stream);
     match copied {
         None => Err(CallError::Stalled),
         Some(Err(CopyError::Sink(e))) => Err(CallError::Host(Error::io(
@@ -705,14 +695,13 @@ fn get_once(
             "-",
             e,
         ))),
-        Some(Err(CopyError::Stream(detail))) => Err(CallError::Host(Error::Plugin {
+        Some(Err(CopyError::Stream(detail))) => Err(failed(detail, out.written)),
+        Some(Err(CopyError::Contract(detail))) => Err(CallError::Host(Error::Contract {
             plugin,
             op: "get",
-            key: Some(key.to_string()),
-            class: ErrorClass::Unavailable,
-            message: format!("the body failed after {} bytes: {detail}", out.written),
-            retry_after: None,
+            detail: format!("for `{key}` {detail}"),
         })),
+        Some(Err(CopyError::Trap(e))) => Err(CallError::Trap(e)),
         Some(Ok(got)) if got < expected => Err(CallError::Host(Error::ShortBody {
             plugin,
             key: key.to_string(),
@@ -735,9 +724,107 @@ fn get_once(
     }
 }
 
+/// Release a body the host will not read.
+fn discard_body(inst: &mut Instance, body: v0_1::Body) {
+    match body {
+        v0_1::Body::Stream(stream) => {
+            let _ = inst.store.data_mut().table.delete(stream);
+        }
+        v0_1::Body::Bytes(_) => {}
+        v0_1::Body::Reader(reader) => {
+            let _ = Handle::current().block_on(reader.resource_drop_async(&mut inst.store));
+        }
+    }
+}
+
+/// Copy up to `expected` bytes of a plugin's body into `out`; `None` if it stalled.
+fn copy_body(
+    inst: &mut Instance,
+    body: v0_1::Body,
+    expected: u64,
+    out: &mut CountingWriter<'_>,
+) -> Option<std::result::Result<u64, CopyError>> {
+    let (moved, idle) = watch_of(&inst.store);
+    match body {
+        v0_1::Body::Stream(stream) => {
+            let copied = match inst.store.data_mut().table.get_mut(&stream) {
+                Ok(input) => block_on_watched(
+                    moved.clone(),
+                    idle,
+                    copy_stream(input, expected, out, &moved),
+                ),
+                Err(e) => Some(Err(CopyError::Stream(e.to_string()))),
+            };
+            let _ = inst.store.data_mut().table.delete(stream);
+            copied
+        }
+        v0_1::Body::Bytes(bytes) => Some(if bytes.len() as u64 > expected {
+            Err(CopyError::Contract(format!(
+                "it returned {} bytes after promising {expected}",
+                bytes.len()
+            )))
+        } else {
+            out.write_all(&bytes)
+                .map(|()| bytes.len() as u64)
+                .map_err(CopyError::Sink)
+        }),
+        v0_1::Body::Reader(reader) => {
+            let copied = read_all(inst, reader, expected, out, &moved, idle);
+            discard_body(inst, v0_1::Body::Reader(reader));
+            copied
+        }
+    }
+}
+
+/// Pull a plugin's body reader until it has yielded `expected` bytes or ends.
+fn read_all(
+    inst: &mut Instance,
+    reader: ResourceAny,
+    expected: u64,
+    out: &mut CountingWriter<'_>,
+    moved: &Arc<AtomicU64>,
+    idle: Duration,
+) -> Option<std::result::Result<u64, CopyError>> {
+    let mut got = 0u64;
+    while got < expected {
+        let max = (expected - got).min(BLOCK as u64) as u32;
+        let g = inst.bindings.warden_plugin_target().body_reader();
+        let chunk = match block_on_watched(
+            moved.clone(),
+            idle,
+            g.call_read(&mut inst.store, reader, max),
+        )? {
+            Err(trap) => return Some(Err(CopyError::Trap(trap))),
+            Ok(Err(e)) => return Some(Err(CopyError::Stream(format!("{e:?}")))),
+            Ok(Ok(chunk)) => chunk,
+        };
+        if chunk.len() > max as usize {
+            return Some(Err(CopyError::Contract(format!(
+                "its reader returned {} bytes when asked for at most {max}",
+                chunk.len()
+            ))));
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        if let Err(e) = out.write_all(&chunk) {
+            return Some(Err(CopyError::Sink(e)));
+        }
+        got += chunk.len() as u64;
+        moved.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    }
+    Some(Ok(got))
+}
+
 enum CopyError {
+    /// The plugin's stream or reader failed.
     Stream(String),
+    /// The sink failed.
     Sink(std::io::Error),
+    /// The plugin broke the contract while delivering.
+    Contract(String),
+    /// The plugin trapped while delivering.
+    Trap(wasmtime::Error),
 }
 
 /// Copy exactly `expected` bytes (or fewer, if the stream ends) from a plugin's stream.

@@ -24,12 +24,15 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::warden::plugin::target::{Check, Features, Guest, GuestSession, PutOptions, Session};
-use warden::plugin::types::{ByteRange, Error, ListPage, ObjectBody, ObjectMeta};
+use exports::warden::plugin::target::{
+    Check, Features, Guest, GuestBodyReader, GuestSession, ObjectBody, PutOptions, Session,
+};
+use warden::plugin::types::{ByteRange, Error, ListPage, ObjectMeta};
 
 #[used]
 #[unsafe(link_section = "warden:manifest")]
-static MANIFEST: [u8; 66] = *b"name = \"missing-import\"\nversion = \"0.1.0\"\nkinds = [\"target\"]\n\n\n\n\n\n";
+static MANIFEST: [u8; 66] =
+    *b"name = \"missing-import\"\nversion = \"0.1.0\"\nkinds = [\"target\"]\n\n\n\n\n\n";
 #[used]
 #[unsafe(link_section = "warden:api-version")]
 static API_VERSION: [u8; 5] = *b"0.1.0";
@@ -45,6 +48,7 @@ fn refuse() -> Error {
 
 impl Guest for Evil {
     type Session = EvilSession;
+    type BodyReader = NoReader;
 }
 
 impl GuestSession for EvilSession {
@@ -52,12 +56,23 @@ impl GuestSession for EvilSession {
         Err(refuse())
     }
     fn features(&self) -> Features {
-        Features { ranges: false, create_only: false, max_object_size: None, max_list_page: 1, prefix_keys: true }
+        Features {
+            ranges: false,
+            create_only: false,
+            max_object_size: None,
+            max_list_page: 1,
+            prefix_keys: true,
+        }
     }
     fn test_connection(&self) -> Result<Vec<Check>, Error> {
         Err(refuse())
     }
-    fn put(&self, _key: String, _body: &InputStream, _options: PutOptions) -> Result<ObjectMeta, Error> {
+    fn put(
+        &self,
+        _key: String,
+        _body: &InputStream,
+        _options: PutOptions,
+    ) -> Result<ObjectMeta, Error> {
         Err(refuse())
     }
     fn get(&self, _key: String, _range: Option<ByteRange>) -> Result<ObjectBody, Error> {
@@ -66,10 +81,24 @@ impl GuestSession for EvilSession {
     fn head(&self, _key: String) -> Result<ObjectMeta, Error> {
         Err(refuse())
     }
-    fn list(&self, _prefix: String, _cursor: Option<String>, _limit: u32) -> Result<ListPage, Error> {
+    fn list(
+        &self,
+        _prefix: String,
+        _cursor: Option<String>,
+        _limit: u32,
+    ) -> Result<ListPage, Error> {
         Err(refuse())
     }
     fn delete(&self, _key: String) -> Result<(), Error> {
         Err(refuse())
+    }
+}
+
+/// This plugin never returns a body reader.
+pub struct NoReader;
+
+impl GuestBodyReader for NoReader {
+    fn read(&self, _max: u32) -> Result<Vec<u8>, Error> {
+        Ok(Vec::new())
     }
 }

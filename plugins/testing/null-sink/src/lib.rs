@@ -13,8 +13,10 @@ wit_bindgen::generate!({
     },
 });
 
-use exports::warden::plugin::target::{Check, Features, Guest, GuestSession, PutOptions, Session};
-use warden::plugin::types::{ByteRange, Error, ListPage, ObjectBody, ObjectMeta};
+use exports::warden::plugin::target::{
+    Check, Features, Guest, GuestBodyReader, GuestSession, ObjectBody, PutOptions, Session,
+};
+use warden::plugin::types::{ByteRange, Error, ListPage, ObjectMeta};
 
 #[used]
 #[unsafe(link_section = "warden:manifest")]
@@ -30,6 +32,7 @@ export!(NullSink);
 
 impl Guest for NullSink {
     type Session = NullSession;
+    type BodyReader = NoReader;
 }
 
 impl GuestSession for NullSession {
@@ -38,14 +41,29 @@ impl GuestSession for NullSession {
     }
 
     fn features(&self) -> Features {
-        Features { ranges: false, create_only: false, max_object_size: None, max_list_page: 1000, prefix_keys: true }
+        Features {
+            ranges: false,
+            create_only: false,
+            max_object_size: None,
+            max_list_page: 1000,
+            prefix_keys: true,
+        }
     }
 
     fn test_connection(&self) -> Result<Vec<Check>, Error> {
-        Ok(vec![Check { name: "null sink".into(), ok: true, detail: "stores nothing".into() }])
+        Ok(vec![Check {
+            name: "null sink".into(),
+            ok: true,
+            detail: "stores nothing".into(),
+        }])
     }
 
-    fn put(&self, key: String, body: &InputStream, _options: PutOptions) -> Result<ObjectMeta, Error> {
+    fn put(
+        &self,
+        key: String,
+        body: &InputStream,
+        _options: PutOptions,
+    ) -> Result<ObjectMeta, Error> {
         let mut size = 0u64;
         loop {
             match body.blocking_read(1 << 20) {
@@ -56,22 +74,48 @@ impl GuestSession for NullSession {
                 }
             }
         }
-        Ok(ObjectMeta { key, size, modified_ns: None, etag: None })
+        Ok(ObjectMeta {
+            key,
+            size,
+            modified_ns: None,
+            etag: None,
+        })
     }
 
     fn get(&self, key: String, _range: Option<ByteRange>) -> Result<ObjectBody, Error> {
-        Err(Error::NotFound(format!("`{key}`: the null sink stores nothing")))
+        Err(Error::NotFound(format!(
+            "`{key}`: the null sink stores nothing"
+        )))
     }
 
     fn head(&self, key: String) -> Result<ObjectMeta, Error> {
-        Err(Error::NotFound(format!("`{key}`: the null sink stores nothing")))
+        Err(Error::NotFound(format!(
+            "`{key}`: the null sink stores nothing"
+        )))
     }
 
-    fn list(&self, _prefix: String, _cursor: Option<String>, _limit: u32) -> Result<ListPage, Error> {
-        Ok(ListPage { objects: Vec::new(), next: None })
+    fn list(
+        &self,
+        _prefix: String,
+        _cursor: Option<String>,
+        _limit: u32,
+    ) -> Result<ListPage, Error> {
+        Ok(ListPage {
+            objects: Vec::new(),
+            next: None,
+        })
     }
 
     fn delete(&self, _key: String) -> Result<(), Error> {
         Ok(())
+    }
+}
+
+/// This plugin never returns a body reader.
+pub struct NoReader;
+
+impl GuestBodyReader for NoReader {
+    fn read(&self, _max: u32) -> Result<Vec<u8>, Error> {
+        Ok(Vec::new())
     }
 }
