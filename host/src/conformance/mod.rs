@@ -240,6 +240,11 @@ pub async fn run(target: &Target, options: &Options) -> Report {
         head(&ctx)
     );
     case!(
+        "get-matches-head",
+        "get returns exactly as many bytes as head reports",
+        get_matches_head(&ctx)
+    );
+    case!(
         "missing-key",
         "get of a missing key is not-found",
         missing(&ctx)
@@ -424,6 +429,21 @@ async fn head(ctx: &Ctx<'_>) -> CaseResult {
         ctx.target.head(&ctx.key("head-missing")).await,
         ErrorClass::NotFound,
     )
+}
+
+async fn get_matches_head(ctx: &Ctx<'_>) -> CaseResult {
+    let key = ctx.key("get-head");
+    ctx.put(&key, &[3u8; 4321]).await?;
+    let head = ctx.target.head(&key).await?;
+    let got = ctx.get(&key, None).await?;
+    if head.size != got.len() as u64 {
+        return fail(format!(
+            "head reports {} bytes but get returned {}",
+            head.size,
+            got.len()
+        ));
+    }
+    Ok(())
 }
 
 async fn missing(ctx: &Ctx<'_>) -> CaseResult {

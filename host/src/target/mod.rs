@@ -426,8 +426,9 @@ impl Target {
                 Err(plugin_error(self.inner.plugin.name(), op, key, e))
             }
             Err(CallError::Host(e)) => {
-                // A host-side failure can leave a stream half-read: start afresh next time.
-                drop(instance);
+                // The plugin returned normally (the host released what it lent or got), so
+                // the instance and whatever state it holds stay in service.
+                self.recycle(instance);
                 Err(e)
             }
             Err(CallError::Stalled) => Err(Error::Trap {

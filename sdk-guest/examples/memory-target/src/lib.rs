@@ -1,9 +1,12 @@
 //! An example of a third-party plugin: a target that keeps objects in memory. It uses only
 //! warden-sdk's public API. Build: `cargo build --release --target wasm32-wasip2`.
+//!
+//! Objects are kept as lists of chunks of at most 1 MiB, so a large object never needs one
+//! large contiguous allocation (a WebAssembly memory only grows).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::rc::Rc;
 
 use warden_sdk::{
@@ -13,18 +16,22 @@ use warden_sdk::{
 
 /// Bodies up to this size are returned whole; larger ones through a reader.
 const INLINE: u64 = 1 << 20;
+const CHUNK: usize = 1 << 20;
 const MAX_PAGE: u32 = 1000;
 
+/// An object's bytes, in chunks.
+#[derive(Default)]
+struct Object {
+    chunks: Vec<Vec<u8>>,
+    size: u64,
+}
+
 struct Memory {
-    objects: RefCell<BTreeMap<String, Rc<Vec<u8>>>>,
+    objects: RefCell<BTreeMap<String, Rc<Object>>>,
 }
 
 impl Memory {
-    fn meta(key: &str, bytes: &[u8]) -> ObjectMeta {
-        ObjectMeta::new(key, bytes.len() as u64)
-    }
-
-    fn lookup(&self, key: &Key) -> Result<Rc<Vec<u8>>> {
+    fn lookup(&self, key: &Key) -> Result<Rc<Object>> {
         self.objects
             .borrow()
             .get(key.as_str())
@@ -58,38 +65,52 @@ impl Target for Memory {
 
     fn put(&self, key: &Key, mut body: Body<'_>, options: PutOptions) -> Result<ObjectMeta> {
         // Read everything first: a failing body stores nothing and keeps the old object.
-        let mut bytes = Vec::new();
-        body.read_to_end(&mut bytes)
-            .map_err(|e| Error::unavailable(format!("put `{key}`: {e}")))?;
-        options.check_size(key, bytes.len() as u64)?;
+        let mut object = Object::default();
+        loop {
+            let mut chunk = Vec::new();
+            let n = (&mut body)
+                .take(CHUNK as u64)
+                .read_to_end(&mut chunk)
+                .map_err(|e| Error::unavailable(format!("put `{key}`: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            chunk.shrink_to_fit();
+            object.size += n as u64;
+            object.chunks.push(chunk);
+        }
+        options.check_size(key, object.size)?;
         let mut objects = self.objects.borrow_mut();
         if options.create_only && objects.contains_key(key.as_str()) {
             return Err(Error::already_exists(format!(
                 "put `{key}` (create-only): the key exists"
             )));
         }
-        let meta = Self::meta(key.as_str(), &bytes);
-        objects.insert(key.to_string(), Rc::new(bytes));
+        let meta = ObjectMeta::new(key.as_str(), object.size);
+        objects.insert(key.to_string(), Rc::new(object));
         Ok(meta)
     }
 
     fn get(&self, key: &Key, range: Option<ByteRange>) -> Result<GetBody> {
-        let bytes = self.lookup(key)?;
-        let (offset, length) = ByteRange::resolve(range, bytes.len() as u64, key)?;
-        let meta = Self::meta(key.as_str(), &bytes);
-        let slice = &bytes[offset as usize..(offset + length) as usize];
+        let object = self.lookup(key)?;
+        let (offset, length) = ByteRange::resolve(range, object.size, key)?;
+        let meta = ObjectMeta::new(key.as_str(), object.size);
+        let mut reader = ChunkReader {
+            object,
+            position: offset,
+            end: offset + length,
+        };
         if length <= INLINE {
-            Ok(GetBody::bytes(meta, slice.to_vec()))
+            let mut bytes = Vec::with_capacity(length as usize);
+            reader.read_to_end(&mut bytes)?;
+            Ok(GetBody::bytes(meta, bytes))
         } else {
-            let mut cursor = Cursor::new(SharedBytes(bytes.clone()));
-            cursor.set_position(offset);
-            Ok(GetBody::reader(meta, length, cursor.take(length)))
+            Ok(GetBody::reader(meta, length, reader))
         }
     }
 
     fn head(&self, key: &Key) -> Result<ObjectMeta> {
-        let bytes = self.lookup(key)?;
-        Ok(Self::meta(key.as_str(), &bytes))
+        Ok(ObjectMeta::new(key.as_str(), self.lookup(key)?.size))
     }
 
     fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<ListPage> {
@@ -97,7 +118,7 @@ impl Target for Memory {
         let matching = objects
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| Self::meta(k, v));
+            .map(|(k, v)| ObjectMeta::new(k.as_str(), v.size));
         Ok(ListPage::from_sorted(matching, cursor, limit, MAX_PAGE))
     }
 
@@ -107,12 +128,30 @@ impl Target for Memory {
     }
 }
 
-/// Shared bytes a cursor can read without copying the object.
-struct SharedBytes(Rc<Vec<u8>>);
+/// Reads bytes `position..end` of an object without copying it first.
+struct ChunkReader {
+    object: Rc<Object>,
+    position: u64,
+    end: u64,
+}
 
-impl AsRef<[u8]> for SharedBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.position >= self.end || buf.is_empty() {
+            return Ok(0);
+        }
+        let (index, within) = (
+            (self.position / CHUNK as u64) as usize,
+            (self.position % CHUNK as u64) as usize,
+        );
+        let chunk = &self.object.chunks[index][within..];
+        let n = chunk
+            .len()
+            .min(buf.len())
+            .min((self.end - self.position) as usize);
+        buf[..n].copy_from_slice(&chunk[..n]);
+        self.position += n as u64;
+        Ok(n)
     }
 }
 
