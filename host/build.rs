@@ -65,6 +65,7 @@ fn main() {
         std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
     }
     println!("cargo:rustc-env=WARDEN_PLUGIN_DIR={}", out_dir.display());
+    write_sdk_files(&root, &out_dir);
     println!(
         "cargo:rustc-env=WASMTIME_VERSION={}",
         wasmtime_version(&root)
@@ -145,4 +146,44 @@ fn wasmtime_version(root: &Path) -> String {
         }
     }
     "unknown".to_string()
+}
+
+/// List the SDK's sources and the WIT contract for `warden plugin new`, which writes them
+/// beside a new plugin so it builds with no other checkout.
+fn write_sdk_files(root: &Path, out_dir: &Path) {
+    let mut entries = Vec::new();
+    for (dir, prefix) in [
+        (root.join("sdk-guest/src"), "warden-sdk/src"),
+        (root.join("wit"), "wit"),
+    ] {
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            let mut children: Vec<PathBuf> = std::fs::read_dir(&d)
+                .expect("listing SDK files")
+                .map(|e| e.expect("entry").path())
+                .collect();
+            children.sort();
+            for path in children {
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let rel = path
+                        .strip_prefix(&dir)
+                        .expect("below dir")
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    entries.push(format!(
+                        "    ({:?}, include_bytes!({:?})),",
+                        format!("{prefix}/{rel}"),
+                        path.display().to_string()
+                    ));
+                }
+            }
+        }
+    }
+    let code = format!(
+        "/// Files `warden plugin new` writes: the SDK's sources and the WIT contract.\npub const SDK_FILES: &[(&str, &[u8])] = &[\n{}\n];\n",
+        entries.join("\n")
+    );
+    std::fs::write(out_dir.join("sdk_files.rs"), code).expect("writing sdk_files.rs");
 }

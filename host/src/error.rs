@@ -269,6 +269,15 @@ pub enum Error {
         known: String,
     },
 
+    /// A plugin of this name is already installed or built in.
+    #[error("a plugin named `{name}` already exists; {hint}")]
+    PluginExists {
+        /// The name.
+        name: String,
+        /// What to do.
+        hint: String,
+    },
+
     /// A local file or directory could not be used.
     #[error("{context} ({}): {source}", path.display())]
     Io {
@@ -323,7 +332,7 @@ impl Error {
             Error::BodyFailed { .. } => ErrorClass::Unavailable,
             Error::Contract { .. } => ErrorClass::Other,
             Error::UnknownTarget { .. } | Error::UnknownPlugin { .. } => ErrorClass::NotFound,
-            Error::TargetExists { .. } => ErrorClass::AlreadyExists,
+            Error::TargetExists { .. } | Error::PluginExists { .. } => ErrorClass::AlreadyExists,
             Error::InvalidKey { .. }
             | Error::NotAComponent { .. }
             | Error::WrongWorld { .. }

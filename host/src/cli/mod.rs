@@ -3,6 +3,7 @@
 mod output;
 mod plugin_cmd;
 mod quickstart;
+mod scaffold;
 mod target_cmd;
 
 use std::path::PathBuf;
@@ -69,7 +70,7 @@ enum Command {
     /// Configure targets (storage locations) and move objects in and out of them.
     #[command(subcommand)]
     Target(target_cmd::TargetCommand),
-    /// Inspect plugins: what they are, what they ask for, what they would be granted.
+    /// Plugins: install, inspect, test against the contract, create, pack.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
     /// Put a file through the built-in fs plugin into a local target and get it back,

@@ -12,7 +12,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use warden::config::{ConfigFile, TargetEntry, validate_target_name};
-use warden::plugin::{self, Access};
+use warden::plugin::{self, Access, Catalog};
 use warden::target::{Body, ByteRange, PutOptions, Target};
 
 use super::output::{self, Progress};
@@ -27,7 +27,7 @@ pub enum TargetCommand {
     Add {
         /// The target's name (letters, digits, `-`, `_`).
         name: String,
-        /// The plugin: a built-in name (`fs`) or a path to a .wasm file.
+        /// The plugin: a built-in or installed name (`fs`), or a path to a .wasm file.
         #[arg(long)]
         plugin: String,
         /// A setting, KEY=VALUE; repeat for several. `warden plugin inspect P` lists them.
@@ -163,7 +163,7 @@ pub async fn run(env: &Env, cmd: TargetCommand) -> anyhow::Result<ExitCode> {
 pub(crate) fn open(env: &Env, name: &str) -> anyhow::Result<Target> {
     let config = ConfigFile::load(&env.config_dir)?;
     let entry = config.target(name)?;
-    let plugin = plugin::resolve(&env.runtime, &entry.plugin)?;
+    let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, &entry.plugin)?;
     Ok(Target::open(&env.runtime, plugin, name, &entry.settings)?)
 }
 
@@ -182,7 +182,8 @@ pub(crate) fn add_target(
         }
         .into());
     }
-    let plugin = plugin::resolve(&env.runtime, plugin_name)?;
+    let catalog = Catalog::load(&env.config_dir)?;
+    let plugin = catalog.resolve(&env.runtime, plugin_name)?;
     let mut settings: BTreeMap<String, String> = settings.into_iter().collect();
     // Directory settings are stored absolute, and read-write ones are created.
     for request in &plugin.manifest().capabilities.directories {
@@ -197,8 +198,10 @@ pub(crate) fn add_target(
     }
     // Fail now, not at first use, if the settings do not fit.
     Target::open(&env.runtime, plugin.clone(), name, &settings)?;
-    // A plugin given as a file is recorded by absolute path.
-    let plugin_ref = if plugin::builtin::get(plugin_name).is_some() {
+    // A plugin given as a file is recorded by absolute path; names stay names.
+    let by_name = plugin::builtin::get(plugin_name).is_some()
+        || catalog.installed().contains_key(plugin_name);
+    let plugin_ref = if by_name {
         plugin_name.to_string()
     } else {
         absolute(Path::new(plugin_name))?.display().to_string()

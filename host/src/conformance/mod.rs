@@ -474,8 +474,13 @@ async fn ranges(ctx: &Ctx<'_>) -> CaseResult {
         let got = ctx.get(&key, Some(ByteRange { offset, length })).await?;
         if got != want {
             return fail(format!(
-                "range offset {offset} length {length:?} returned {} bytes, expected {}",
+                "range offset {offset} length {length:?} returned {} bytes{}, expected the {} bytes at that offset",
                 got.len(),
+                if got.len() == want.len() {
+                    " of other content"
+                } else {
+                    ""
+                },
                 want.len()
             ));
         }

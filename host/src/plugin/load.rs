@@ -21,6 +21,8 @@ pub const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 pub enum PluginSource {
     /// Embedded in the `warden` binary.
     Builtin(String),
+    /// Installed with `warden plugin install`, by name.
+    Installed(String),
     /// A `.wasm` file.
     File(PathBuf),
 }
@@ -29,6 +31,7 @@ impl std::fmt::Display for PluginSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PluginSource::Builtin(name) => write!(f, "built-in plugin `{name}`"),
+            PluginSource::Installed(name) => write!(f, "installed plugin `{name}`"),
             PluginSource::File(path) => write!(f, "{}", path.display()),
         }
     }

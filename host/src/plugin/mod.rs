@@ -5,35 +5,23 @@ pub mod builtin;
 mod inspect;
 mod load;
 mod manifest;
+mod pack;
+mod registry;
 
 pub use inspect::{Inspection, inspect};
-pub use load::{Plugin, PluginSource, RawSections, read_sections};
+pub use load::{MAX_COMPONENT_BYTES, Plugin, PluginSource, RawSections, read_sections};
 pub use manifest::{
     API_VERSION_SECTION, Access, Capabilities, ConfigKey, DirectoryRequest, Kind, MANIFEST_SECTION,
     Manifest,
 };
+pub use pack::pack;
+pub use registry::{Catalog, InstalledPlugin};
 
-use std::path::Path;
-
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::runtime::Runtime;
 
-/// Find a plugin by built-in name, or by path to a `.wasm` file, and load it.
+/// Find a built-in plugin by name, or a `.wasm` file by path, and load it. (Installed plugins
+/// are found through a [`Catalog`].)
 pub fn resolve(runtime: &Runtime, name_or_path: &str) -> Result<Plugin> {
-    if let Some(bytes) = builtin::get(name_or_path) {
-        return Plugin::load(
-            runtime,
-            PluginSource::Builtin(name_or_path.to_string()),
-            bytes,
-        );
-    }
-    let path = Path::new(name_or_path);
-    if path.exists() || name_or_path.ends_with(".wasm") || name_or_path.contains('/') {
-        let bytes = load::read_component_file(path)?;
-        return Plugin::load(runtime, PluginSource::File(path.to_path_buf()), &bytes);
-    }
-    Err(Error::UnknownPlugin {
-        name: name_or_path.to_string(),
-        known: builtin::names().join(", "),
-    })
+    Catalog::builtin_only().resolve(runtime, name_or_path)
 }

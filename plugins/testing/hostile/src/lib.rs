@@ -14,6 +14,7 @@
 //! - `flaky`: fails `unavailable` on the first two attempts, `rate` fails `rate-limited`
 //!   (retry after 1 s) on the first, `invalid` always fails `invalid-input`; each counts its
 //!   attempts in the file `<key>.count` of its directory.
+//!
 //! Anything else behaves like an empty store.
 
 use std::hint::black_box;
@@ -286,8 +287,8 @@ impl GuestSession for HostileSession {
     }
 
     fn head(&self, key: String) -> Result<ObjectMeta, Error> {
-        self.attack(&key)
-            .unwrap_or_else(|| Err(Error::NotFound(key)))
+        let missing = Err(Error::NotFound(key.clone()));
+        self.attack(&key).unwrap_or(missing)
     }
 
     fn list(

@@ -1,5 +1,8 @@
 //! Test-only target: `put` reads the whole body into guest memory and throws it away, so the
 //! benchmark can measure what crossing the boundary costs against a native read loop.
+//!
+//! Built with plain wit-bindgen and no manifest section: the tests and the benchmark make it
+//! a plugin with `warden plugin pack` (`warden::plugin::pack`) and the `warden.toml` beside it.
 
 use wasip2::io::streams::{InputStream, StreamError};
 
@@ -17,13 +20,6 @@ use exports::warden::plugin::target::{
     Check, Features, Guest, GuestBodyReader, GuestSession, ObjectBody, PutOptions, Session,
 };
 use warden::plugin::types::{ByteRange, Error, ListPage, ObjectMeta};
-
-#[used]
-#[unsafe(link_section = "warden:manifest")]
-static MANIFEST: [u8; include_bytes!("../warden.toml").len()] = *include_bytes!("../warden.toml");
-#[used]
-#[unsafe(link_section = "warden:api-version")]
-static API_VERSION: [u8; 5] = *b"0.1.0";
 
 struct NullSink;
 struct NullSession;
