@@ -368,6 +368,9 @@ fn print_inspection(r: &plugin::Inspection) {
         if spec.secret {
             flags.push("secret".to_string());
         }
+        if spec.value_type != plugin::ValueType::String {
+            flags.push(format!("{:?}", spec.value_type).to_lowercase());
+        }
         let flags = if flags.is_empty() {
             String::new()
         } else {

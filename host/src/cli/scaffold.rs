@@ -118,6 +118,7 @@ kinds = ["target"]
 
 [config.path]
 description = "The directory that holds the objects."
+type = "path"
 required = true
 
 # The host preopens the directory named by the setting `path`, and nothing else.

@@ -21,6 +21,52 @@ pub enum Kind {
     Target,
 }
 
+/// The type of a setting's value, checked by `warden target add`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ValueType {
+    /// Any text (the default).
+    #[default]
+    String,
+    /// A whole number (may be negative).
+    Integer,
+    /// `true` or `false`.
+    Boolean,
+    /// A filesystem path (made absolute when a target is added).
+    Path,
+    /// A URL with a scheme and a host (`https://s3.example.com:9000`).
+    Url,
+}
+
+impl ValueType {
+    /// Check `value` against the type, describing what was expected when it fails.
+    pub fn check(self, value: &str) -> Result<(), String> {
+        let ok = match self {
+            ValueType::String | ValueType::Path => true,
+            ValueType::Integer => value.parse::<i64>().is_ok(),
+            ValueType::Boolean => matches!(value, "true" | "false"),
+            ValueType::Url => value.split_once("://").is_some_and(|(scheme, rest)| {
+                !scheme.is_empty()
+                    && scheme
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+                    && !rest.is_empty()
+            }),
+        };
+        if ok {
+            Ok(())
+        } else {
+            let expected = match self {
+                ValueType::Integer => "a whole number",
+                ValueType::Boolean => "true or false",
+                ValueType::Url => "a URL such as https://host:port",
+                _ => "text",
+            };
+            Err(format!("{value:?} is not {expected}"))
+        }
+    }
+}
+
 /// One setting the plugin takes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +83,9 @@ pub struct ConfigKey {
     /// Whether the value is a secret (never shown, never passed to the plugin as config).
     #[serde(default)]
     pub secret: bool,
+    /// The value's type (default: text).
+    #[serde(default, rename = "type")]
+    pub value_type: ValueType,
 }
 
 /// How much of a directory a plugin asks for.
@@ -130,6 +179,13 @@ impl Manifest {
         if self.kinds.is_empty() {
             return Err("`kinds` is empty; a plugin implements at least one kind".into());
         }
+        for (key, spec) in &self.config {
+            if let Some(default) = &spec.default {
+                spec.value_type
+                    .check(default)
+                    .map_err(|why| format!("the default of `{key}`: {why}"))?;
+            }
+        }
         for dir in &self.capabilities.directories {
             let Some(key) = self.config.get(&dir.config) else {
                 return Err(format!(
@@ -165,10 +221,13 @@ impl Manifest {
                 format!("valid keys: {}", keys.join(", "))
             }
         };
-        for key in settings.keys() {
-            if !self.config.contains_key(key) {
+        for (key, value) in settings {
+            let Some(spec) = self.config.get(key) else {
                 return Err(format!("unknown setting `{key}`; {}", valid()));
-            }
+            };
+            spec.value_type
+                .check(value)
+                .map_err(|why| format!("setting `{key}`: {why}; {}", valid()))?;
         }
         let mut full = settings.clone();
         for (key, spec) in &self.config {
@@ -235,6 +294,31 @@ access = "read-write"
                 .unwrap_err()
                 .contains("more than")
         );
+    }
+
+    #[test]
+    fn checks_value_types() {
+        let m = Manifest::parse(
+            b"name = \"t\"\nversion = \"1\"\nkinds = [\"target\"]\n[config.parts]\ntype = \"integer\"\n[config.tls]\ntype = \"boolean\"\n[config.endpoint]\ntype = \"url\"\n",
+        )
+        .unwrap();
+        let check =
+            |k: &str, v: &str| m.check_config(&BTreeMap::from([(k.to_string(), v.to_string())]));
+        assert!(check("parts", "4").is_ok());
+        let err = check("parts", "four").unwrap_err();
+        assert!(
+            err.contains("setting `parts`: \"four\" is not a whole number")
+                && err.contains("valid keys"),
+            "{err}"
+        );
+        assert!(check("tls", "yes").unwrap_err().contains("true or false"));
+        assert!(check("endpoint", "https://s3.example.com:9000").is_ok());
+        assert!(
+            check("endpoint", "s3.example.com")
+                .unwrap_err()
+                .contains("URL")
+        );
+        assert!(Manifest::parse(b"name = \"t\"\nversion = \"1\"\nkinds = [\"target\"]\n[config.n]\ntype = \"integer\"\ndefault = \"x\"\n").is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub use inspect::{Inspection, inspect};
 pub use load::{MAX_COMPONENT_BYTES, Plugin, PluginSource, RawSections, read_sections};
 pub use manifest::{
     API_VERSION_SECTION, Access, Capabilities, ConfigKey, DirectoryRequest, Kind, MANIFEST_SECTION,
-    Manifest,
+    Manifest, ValueType,
 };
 pub use pack::pack;
 pub use registry::{Catalog, InstalledPlugin};
