@@ -103,8 +103,11 @@ fn main() {
         scratch.join("store").display().to_string(),
     )]);
     let target = Target::open(&runtime, fs, "bench", &settings).unwrap();
-    let null_bytes =
+    // The null sink is built without the SDK: pack its manifest in, as an author would.
+    let null_component =
         std::fs::read(plugin::builtin::testing::path("warden_plugin_null_sink")).unwrap();
+    let null_manifest = include_bytes!("../../plugins/testing/null-sink/warden.toml");
+    let null_bytes = plugin::pack("null-sink", &null_component, null_manifest, "0.1.0").unwrap();
     let null_plugin = Plugin::load(
         &runtime,
         PluginSource::File("null-sink.wasm".into()),
