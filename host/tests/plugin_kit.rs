@@ -170,6 +170,16 @@ fn the_broken_example_fails_with_each_violated_rule_named() {
 }
 
 #[test]
+fn plugin_test_passes_the_builtin_fs_plugin_with_a_scratch_directory() {
+    let w = World::new();
+    w.warden()
+        .args(["plugin", "test", "fs", "--large-mib", "8"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("18 passed, 0 failed, 0 skipped"));
+}
+
+#[test]
 fn the_memory_example_installs_and_passes() {
     let w = World::new();
     w.warden()
