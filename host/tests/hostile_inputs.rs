@@ -92,6 +92,20 @@ fn malformed_plugin_files_are_refused_clearly() {
             "no `warden:manifest` section",
         ),
         (
+            "bad-manifest.wasm",
+            with_section(
+                without_manifest(fs.clone()),
+                "warden:manifest",
+                b"name = \"x\"\nkinds = 3\n",
+            ),
+            "bad manifest",
+        ),
+        (
+            "two-manifests.wasm",
+            with_section(fs.clone(), "warden:manifest", b"name = \"x\""),
+            "more than one `warden:manifest` section",
+        ),
+        (
             "too-new.wasm",
             with_api_version(fs.clone(), b"9.9.9"),
             "built for Warden plugin API 9.9.9, but this host supports 0.1.0",
