@@ -16,33 +16,17 @@ const PLUGINS: &[(&str, &str)] = &[
     ("warden-plugin-null-sink", "warden_plugin_null_sink"),
     ("warden-plugin-not-a-target", "warden_plugin_not_a_target"),
     ("warden-plugin-hostile", "warden_plugin_hostile"),
-    (
-        "warden-plugin-missing-import",
-        "warden_plugin_missing_import",
-    ),
+    ("warden-plugin-missing-import", "warden_plugin_missing_import"),
 ];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf();
+    let root = manifest_dir.parent().expect("host/ has a parent").to_path_buf();
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    for dir in [
-        "plugins/fs",
-        "plugins/testing",
-        "plugins/Cargo.toml",
-        "plugins/Cargo.lock",
-    ] {
+    for dir in ["plugins/fs", "plugins/testing", "plugins/Cargo.toml", "plugins/Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
-    for dir in [
-        "sdk-guest/src",
-        "sdk-guest/examples",
-        "sdk-guest/Cargo.toml",
-        "sdk-guest/Cargo.lock",
-    ] {
+    for dir in ["sdk-guest/src", "sdk-guest/examples", "sdk-guest/Cargo.toml", "sdk-guest/Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
@@ -51,10 +35,8 @@ fn main() {
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     // target/plugins beside the host's own target dir, so repeated builds reuse it.
-    let target_dir = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"))
-        .join("plugins");
+    let target_dir =
+        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target")).join("plugins");
     for workspace in WORKSPACES {
         build_workspace(&root.join(workspace), &target_dir, &rustc);
     }
@@ -66,10 +48,7 @@ fn main() {
     }
     println!("cargo:rustc-env=WARDEN_PLUGIN_DIR={}", out_dir.display());
     write_sdk_files(&root, &out_dir);
-    println!(
-        "cargo:rustc-env=WASMTIME_VERSION={}",
-        wasmtime_version(&root)
-    );
+    println!("cargo:rustc-env=WASMTIME_VERSION={}", wasmtime_version(&root));
 }
 
 /// Build one guest workspace for wasm32-wasip2 (release) into `target_dir`.
@@ -102,14 +81,9 @@ fn build_workspace(dir: &Path, target_dir: &Path, rustc: &str) {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
+    let status = cmd.status().unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
     if !status.success() {
-        panic!(
-            "building the plugins in {} for {WASM_TARGET} failed (see the errors above)",
-            dir.display()
-        );
+        panic!("building the plugins in {} for {WASM_TARGET} failed (see the errors above)", dir.display());
     }
 }
 
@@ -152,26 +126,17 @@ fn wasmtime_version(root: &Path) -> String {
 /// beside a new plugin so it builds with no other checkout.
 fn write_sdk_files(root: &Path, out_dir: &Path) {
     let mut entries = Vec::new();
-    for (dir, prefix) in [
-        (root.join("sdk-guest/src"), "warden-sdk/src"),
-        (root.join("wit"), "wit"),
-    ] {
+    for (dir, prefix) in [(root.join("sdk-guest/src"), "warden-sdk/src"), (root.join("wit"), "wit")] {
         let mut stack = vec![dir.clone()];
         while let Some(d) = stack.pop() {
-            let mut children: Vec<PathBuf> = std::fs::read_dir(&d)
-                .expect("listing SDK files")
-                .map(|e| e.expect("entry").path())
-                .collect();
+            let mut children: Vec<PathBuf> =
+                std::fs::read_dir(&d).expect("listing SDK files").map(|e| e.expect("entry").path()).collect();
             children.sort();
             for path in children {
                 if path.is_dir() {
                     stack.push(path);
                 } else {
-                    let rel = path
-                        .strip_prefix(&dir)
-                        .expect("below dir")
-                        .to_string_lossy()
-                        .replace('\\', "/");
+                    let rel = path.strip_prefix(&dir).expect("below dir").to_string_lossy().replace('\\', "/");
                     entries.push(format!(
                         "    ({:?}, include_bytes!({:?})),",
                         format!("{prefix}/{rel}"),

@@ -18,10 +18,7 @@ use warden::target::{Body, PutOptions, Target};
 const BLOCK: usize = 1 << 20;
 
 fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -90,58 +87,34 @@ fn main() {
     let source = scratch.join("source.bin");
     write_source(&source, size);
 
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let cache = scratch.join("cache");
     let runtime = Runtime::builder().cache_dir(&cache).build().unwrap();
     let fs = plugin::resolve(&runtime, "fs").unwrap();
-    let settings = BTreeMap::from([(
-        "path".to_string(),
-        scratch.join("store").display().to_string(),
-    )]);
+    let settings = BTreeMap::from([("path".to_string(), scratch.join("store").display().to_string())]);
     let target = Target::open(&runtime, fs, "bench", &settings).unwrap();
     // The null sink is built without the SDK: pack its manifest in, as an author would.
-    let null_component =
-        std::fs::read(plugin::builtin::testing::path("warden_plugin_null_sink")).unwrap();
+    let null_component = std::fs::read(plugin::builtin::testing::path("warden_plugin_null_sink")).unwrap();
     let null_manifest = include_bytes!("../../plugins/testing/null-sink/warden.toml");
     let null_bytes = plugin::pack("null-sink", &null_component, null_manifest, "0.1.0").unwrap();
-    let null_plugin = Plugin::load(
-        &runtime,
-        PluginSource::File("null-sink.wasm".into()),
-        &null_bytes,
-    )
-    .unwrap();
+    let null_plugin = Plugin::load(&runtime, PluginSource::File("null-sink.wasm".into()), &null_bytes).unwrap();
     let null = Target::open(&runtime, null_plugin, "null", &BTreeMap::new()).unwrap();
 
     let mut rows: Vec<(String, String, String, String)> = Vec::new();
     let mb = size >> 20;
 
     // put: file -> fs plugin, against a native copy on the same disk.
-    let native = measure(runs, || {
-        native_copy(&source, &scratch.join("native-copy.bin"))
-    });
+    let native = measure(runs, || native_copy(&source, &scratch.join("native-copy.bin")));
     let put = measure(runs, || {
         let start = Instant::now();
-        tokio
-            .block_on(target.put("object", Body::File(source.clone()), PutOptions::default()))
-            .unwrap();
+        tokio.block_on(target.put("object", Body::File(source.clone()), PutOptions::default())).unwrap();
         start.elapsed()
     });
-    rows.push((
-        format!("put {mb} MiB through the fs plugin"),
-        rate(size, put),
-        rate(size, native),
-        ratio(native, put),
-    ));
+    rows.push((format!("put {mb} MiB through the fs plugin"), rate(size, put), rate(size, native), ratio(native, put)));
 
     // get: fs plugin -> file (synced), against a native copy of the stored object.
     let stored = scratch.join("store").join("object");
-    let native_get = measure(runs, || {
-        native_copy(&stored, &scratch.join("native-get.bin"))
-    });
+    let native_get = measure(runs, || native_copy(&stored, &scratch.join("native-get.bin")));
     let get = measure(runs, || {
         let start = Instant::now();
         let file = std::fs::File::create(scratch.join("got.bin")).unwrap();
@@ -161,9 +134,7 @@ fn main() {
     let read = measure(runs, || native_read(&source));
     let sink = measure(runs, || {
         let start = Instant::now();
-        tokio
-            .block_on(null.put("x", Body::File(source.clone()), PutOptions::default()))
-            .unwrap();
+        tokio.block_on(null.put("x", Body::File(source.clone()), PutOptions::default())).unwrap();
         start.elapsed()
     });
     rows.push((

@@ -241,27 +241,21 @@ pub enum Error {
     },
 
     /// No target has this name.
-    #[error(
-        "no target named `{name}`; `warden target list` shows the configured ones, `warden target add` adds one"
-    )]
+    #[error("no target named `{name}`; `warden target list` shows the configured ones, `warden target add` adds one")]
     UnknownTarget {
         /// The name asked for.
         name: String,
     },
 
     /// A target of this name already exists.
-    #[error(
-        "a target named `{name}` already exists; remove it first with `warden target remove {name}`"
-    )]
+    #[error("a target named `{name}` already exists; remove it first with `warden target remove {name}`")]
     TargetExists {
         /// The name.
         name: String,
     },
 
     /// No plugin has this name and no file has this path.
-    #[error(
-        "no plugin named `{name}` (built in: {known}); give a path to a .wasm file to use another"
-    )]
+    #[error("no plugin named `{name}` (built in: {known}); give a path to a .wasm file to use another")]
     UnknownPlugin {
         /// The name asked for.
         name: String,
@@ -323,10 +317,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Plugin { class, .. } => *class,
-            Error::Trap {
-                reason: TrapReason::Deadline(_),
-                ..
-            } => ErrorClass::Unavailable,
+            Error::Trap { reason: TrapReason::Deadline(_), .. } => ErrorClass::Unavailable,
             Error::Trap { .. } | Error::Runtime { .. } | Error::Io { .. } => ErrorClass::Other,
             Error::ShortBody { .. } => ErrorClass::Corrupt,
             Error::BodyFailed { .. } => ErrorClass::Unavailable,
@@ -351,16 +342,8 @@ impl Error {
     }
 
     /// Shorthand for an I/O error with context.
-    pub fn io(
-        context: impl Into<String>,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
-        Error::Io {
-            context: context.into(),
-            path: path.into(),
-            source,
-        }
+    pub fn io(context: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), path: path.into(), source }
     }
 }
 

@@ -13,11 +13,7 @@ fn fs_wasm() -> Vec<u8> {
 /// Replace the API version in a component's `warden:api-version` section (same length).
 fn with_api_version(mut bytes: Vec<u8>, version: &[u8; 5]) -> Vec<u8> {
     let marker = b"warden:api-version";
-    let at = bytes
-        .windows(marker.len())
-        .position(|w| w == marker)
-        .expect("the section is present")
-        + marker.len();
+    let at = bytes.windows(marker.len()).position(|w| w == marker).expect("the section is present") + marker.len();
     assert_eq!(&bytes[at..at + 5], b"0.1.0");
     bytes[at..at + 5].copy_from_slice(version);
     bytes
@@ -65,39 +61,15 @@ fn malformed_plugin_files_are_refused_clearly() {
     random[..4].copy_from_slice(b"\0asm");
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.wasm", Vec::new(), "the file is empty"),
-        (
-            "text.wasm",
-            b"#!/bin/sh\necho hi\n".to_vec(),
-            "not WebAssembly",
-        ),
-        (
-            "random.wasm",
-            support::pattern(100_000, 5),
-            "not WebAssembly",
-        ),
+        ("text.wasm", b"#!/bin/sh\necho hi\n".to_vec(), "not WebAssembly"),
+        ("random.wasm", support::pattern(100_000, 5), "not WebAssembly"),
         ("random-with-magic.wasm", random, "not valid WebAssembly"),
-        (
-            "truncated.wasm",
-            fs[..fs.len() / 2].to_vec(),
-            "not valid WebAssembly",
-        ),
-        (
-            "core-module.wasm",
-            b"\0asm\x01\0\0\0".to_vec(),
-            "core WebAssembly module, not a component",
-        ),
-        (
-            "no-manifest.wasm",
-            without_manifest(fs.clone()),
-            "no `warden:manifest` section",
-        ),
+        ("truncated.wasm", fs[..fs.len() / 2].to_vec(), "not valid WebAssembly"),
+        ("core-module.wasm", b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module, not a component"),
+        ("no-manifest.wasm", without_manifest(fs.clone()), "no `warden:manifest` section"),
         (
             "bad-manifest.wasm",
-            with_section(
-                without_manifest(fs.clone()),
-                "warden:manifest",
-                b"name = \"x\"\nkinds = 3\n",
-            ),
+            with_section(without_manifest(fs.clone()), "warden:manifest", b"name = \"x\"\nkinds = 3\n"),
             "bad manifest",
         ),
         (
@@ -110,11 +82,7 @@ fn malformed_plugin_files_are_refused_clearly() {
             with_api_version(fs.clone(), b"9.9.9"),
             "built for Warden plugin API 9.9.9, but this host supports 0.1.0",
         ),
-        (
-            "too-old.wasm",
-            with_api_version(fs.clone(), b"0.0.1"),
-            "API 0.0.1",
-        ),
+        ("too-old.wasm", with_api_version(fs.clone(), b"0.0.1"), "API 0.0.1"),
         (
             "other-world.wasm",
             std::fs::read(test_plugin("warden_plugin_not_a_target")).unwrap(),
@@ -129,25 +97,13 @@ fn malformed_plugin_files_are_refused_clearly() {
     for (name, bytes, message) in cases {
         let path = w.path(name);
         std::fs::write(&path, &bytes).unwrap();
-        for args in [
-            vec!["plugin", "inspect"],
-            vec!["target", "add", "t", "--set", "path=/tmp", "--plugin"],
-        ] {
-            let assert = w
-                .warden()
-                .args(&args)
-                .arg(&path)
-                .assert()
-                .code(4)
-                .stderr(predicate::str::contains(message));
+        for args in [vec!["plugin", "inspect"], vec!["target", "add", "t", "--set", "path=/tmp", "--plugin"]] {
+            let assert = w.warden().args(&args).arg(&path).assert().code(4).stderr(predicate::str::contains(message));
             let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
             assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         }
     }
-    assert!(
-        !w.path("config/config.toml").exists(),
-        "no target was registered"
-    );
+    assert!(!w.path("config/config.toml").exists(), "no target was registered");
 }
 
 #[test]
@@ -161,9 +117,7 @@ fn an_oversized_file_is_refused_before_it_is_read() {
         .arg(&path)
         .assert()
         .code(4)
-        .stderr(predicate::str::contains(
-            "100 MiB, more than the 64 MiB a plugin may be",
-        ));
+        .stderr(predicate::str::contains("100 MiB, more than the 64 MiB a plugin may be"));
 }
 
 #[test]

@@ -29,10 +29,7 @@ fn run_measured(w: &World, args: &[&std::ffi::OsStr]) -> i64 {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "warden {args:?} failed: {status}"
-    );
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "warden {args:?} failed: {status}");
     usage.ru_maxrss
 }
 
@@ -64,33 +61,11 @@ fn a_1_gib_put_and_get_stream_with_flat_memory() {
         }
         file.flush().unwrap();
     }
-    let put_rss = run_measured(
-        &w,
-        &[
-            "target".as_ref(),
-            "put".as_ref(),
-            "big".as_ref(),
-            "k".as_ref(),
-            src.as_os_str(),
-        ],
-    );
+    let put_rss = run_measured(&w, &["target".as_ref(), "put".as_ref(), "big".as_ref(), "k".as_ref(), src.as_os_str()]);
     let out = w.path("back.bin");
-    let get_rss = run_measured(
-        &w,
-        &[
-            "target".as_ref(),
-            "get".as_ref(),
-            "big".as_ref(),
-            "k".as_ref(),
-            out.as_os_str(),
-        ],
-    );
+    let get_rss = run_measured(&w, &["target".as_ref(), "get".as_ref(), "big".as_ref(), "k".as_ref(), out.as_os_str()]);
     assert_eq!(std::fs::metadata(&out).unwrap().len(), SIZE);
-    assert_eq!(
-        sha256_of(&out),
-        sha256_of(&src),
-        "the copy is byte-identical"
-    );
+    assert_eq!(sha256_of(&out), sha256_of(&src), "the copy is byte-identical");
     eprintln!("peak RSS: put {put_rss} KiB, get {get_rss} KiB");
     assert!(put_rss < RSS_LIMIT_KIB, "put peak RSS {put_rss} KiB");
     assert!(get_rss < RSS_LIMIT_KIB, "get peak RSS {get_rss} KiB");

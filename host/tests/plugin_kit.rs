@@ -17,20 +17,11 @@ fn null_sink_manifest() -> PathBuf {
 #[test]
 fn a_new_plugin_builds_passes_the_suite_installs_and_serves_a_target() {
     let w = World::new();
-    w.warden()
-        .args(["plugin", "new", "demo-store", "--dir"])
-        .arg(w.root.path())
-        .assert()
-        .success();
+    w.warden().args(["plugin", "new", "demo-store", "--dir"]).arg(w.root.path()).assert().success();
     let crate_dir = w.path("demo-store");
-    for file in [
-        "Cargo.toml",
-        "warden.toml",
-        "src/lib.rs",
-        "warden-sdk/src/lib.rs",
-        "wit/types.wit",
-        ".cargo/config.toml",
-    ] {
+    for file in
+        ["Cargo.toml", "warden.toml", "src/lib.rs", "warden-sdk/src/lib.rs", "wit/types.wit", ".cargo/config.toml"]
+    {
         assert!(crate_dir.join(file).is_file(), "{file} is written");
     }
     // One command builds it (the target comes from .cargo/config.toml). A shared target dir
@@ -61,26 +52,14 @@ fn a_new_plugin_builds_passes_the_suite_installs_and_serves_a_target() {
         .assert()
         .success()
         .stdout(predicate::str::contains("installed plugin `demo-store`"));
-    w.warden()
-        .args(["plugin", "install"])
-        .arg(&wasm)
-        .assert()
-        .code(5)
-        .stderr(predicate::str::contains("--force"));
-    w.warden()
-        .args(["plugin", "install", "--force"])
-        .arg(&wasm)
-        .assert()
-        .success();
+    w.warden().args(["plugin", "install"]).arg(&wasm).assert().code(5).stderr(predicate::str::contains("--force"));
+    w.warden().args(["plugin", "install", "--force"]).arg(&wasm).assert().success();
     w.warden()
         .args(["plugin", "list"])
         .assert()
         .success()
         .stdout(predicate::str::contains("demo-store\t0.1.0\tinstalled"));
-    w.warden()
-        .args(["plugin", "test", "demo-store", "--large-mib", "1"])
-        .assert()
-        .success();
+    w.warden().args(["plugin", "test", "demo-store", "--large-mib", "1"]).assert().success();
 
     let data = w.path("demo-data");
     w.warden()
@@ -88,33 +67,16 @@ fn a_new_plugin_builds_passes_the_suite_installs_and_serves_a_target() {
         .arg(format!("path={}", data.display()))
         .assert()
         .success();
-    w.warden()
-        .args(["target", "put", "d", "greeting"])
-        .write_stdin("hello")
-        .assert()
-        .success();
-    w.warden()
-        .args(["target", "get", "d", "greeting"])
-        .assert()
-        .success()
-        .stdout("hello");
+    w.warden().args(["target", "put", "d", "greeting"]).write_stdin("hello").assert().success();
+    w.warden().args(["target", "get", "d", "greeting"]).assert().success().stdout("hello");
     w.warden()
         .args(["plugin", "remove", "demo-store"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("targets `d` use plugin"));
-    w.warden()
-        .args(["target", "remove", "d"])
-        .assert()
-        .success();
-    w.warden()
-        .args(["plugin", "remove", "demo-store"])
-        .assert()
-        .success();
-    w.warden()
-        .args(["plugin", "inspect", "demo-store"])
-        .assert()
-        .code(3);
+    w.warden().args(["target", "remove", "d"]).assert().success();
+    w.warden().args(["plugin", "remove", "demo-store"]).assert().success();
+    w.warden().args(["plugin", "inspect", "demo-store"]).assert().code(3);
 }
 
 #[test]
@@ -139,15 +101,9 @@ fn the_broken_example_fails_with_each_violated_rule_named() {
         "size-mismatch",
         "printable-ascii-keys",
     ] {
-        assert!(
-            out.lines().any(|l| l.contains("FAIL") && l.contains(rule)),
-            "`{rule}` is reported failed:\n{out}"
-        );
+        assert!(out.lines().any(|l| l.contains("FAIL") && l.contains(rule)), "`{rule}` is reported failed:\n{out}");
     }
-    assert!(
-        out.contains("expected a `not-found` error, got `other`"),
-        "{out}"
-    );
+    assert!(out.contains("expected a `not-found` error, got `other`"), "{out}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<testsuite name=\"warden-conformance.broken\""));
     assert!(xml.matches("<failure").count() >= 8, "{xml}");
@@ -159,12 +115,7 @@ fn the_broken_example_fails_with_each_violated_rule_named() {
         .assert()
         .code(1);
     let report: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
-    let overwrite = report["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "overwrite")
-        .unwrap();
+    let overwrite = report["cases"].as_array().unwrap().iter().find(|c| c["name"] == "overwrite").unwrap();
     assert_eq!(overwrite["outcome"], "fail");
     assert!(overwrite["rule"].as_str().unwrap().contains("replaces"));
 }
@@ -182,11 +133,7 @@ fn plugin_test_passes_the_builtin_fs_plugin_with_a_scratch_directory() {
 #[test]
 fn the_memory_example_installs_and_passes() {
     let w = World::new();
-    w.warden()
-        .args(["plugin", "install"])
-        .arg(test_plugin("memory_target"))
-        .assert()
-        .success();
+    w.warden().args(["plugin", "install"]).arg(test_plugin("memory_target")).assert().success();
     w.warden()
         .args(["plugin", "test", "memory", "--large-mib", "16"])
         .assert()
@@ -216,11 +163,7 @@ fn pack_makes_a_plain_component_installable() {
         .assert()
         .success()
         .stdout(predicate::str::contains("packed plugin `null-sink`"));
-    w.warden()
-        .args(["plugin", "install"])
-        .arg(&packed)
-        .assert()
-        .success();
+    w.warden().args(["plugin", "install"]).arg(&packed).assert().success();
     w.warden()
         .args(["plugin", "inspect", "null-sink"])
         .assert()
@@ -239,11 +182,7 @@ fn pack_makes_a_plain_component_installable() {
         .code(4)
         .stderr(predicate::str::contains("already carries"));
     let bad = w.path("bad.toml");
-    std::fs::write(
-        &bad,
-        "name = \"Bad Name\"\nversion = \"1\"\nkinds = [\"target\"]\n",
-    )
-    .unwrap();
+    std::fs::write(&bad, "name = \"Bad Name\"\nversion = \"1\"\nkinds = [\"target\"]\n").unwrap();
     w.warden()
         .args(["plugin", "pack"])
         .arg(&plain)
@@ -280,17 +219,9 @@ fn install_refuses_builtin_names_and_tampered_files() {
         .code(5)
         .stderr(predicate::str::contains("built-in"));
     // A swapped installed file is refused, not run.
-    w.warden()
-        .args(["plugin", "install"])
-        .arg(test_plugin("memory_target"))
-        .assert()
-        .success();
+    w.warden().args(["plugin", "install"]).arg(test_plugin("memory_target")).assert().success();
     let installed = w.path("config/plugins/memory.wasm");
-    std::fs::write(
-        &installed,
-        std::fs::read(test_plugin("broken_target")).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&installed, std::fs::read(test_plugin("broken_target")).unwrap()).unwrap();
     w.warden()
         .args(["plugin", "inspect", "memory"])
         .assert()

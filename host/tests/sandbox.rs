@@ -27,38 +27,21 @@ fn setup(limits: Limits) -> Setup {
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("sentinel"), "secret").unwrap();
     std::os::unix::fs::symlink(&outside, data.join("link-out")).unwrap();
-    let runtime = Runtime::builder()
-        .limits(limits)
-        .cache_dir(support::shared_cache())
-        .build()
-        .unwrap();
+    let runtime = Runtime::builder().limits(limits).cache_dir(support::shared_cache()).build().unwrap();
     let bytes = std::fs::read(support::test_plugin("warden_plugin_hostile")).unwrap();
     let plugin = Plugin::load(&runtime, PluginSource::File("hostile.wasm".into()), &bytes).unwrap();
     let settings = BTreeMap::from([("path".to_string(), data.display().to_string())]);
     let target = Target::open(&runtime, plugin, "hostile", &settings).unwrap();
-    Setup {
-        _dir: dir,
-        data,
-        outside,
-        target,
-    }
+    Setup { _dir: dir, data, outside, target }
 }
 
 async fn put(target: &Target, key: &str) -> Result<warden::target::ObjectMeta, Error> {
-    target
-        .put(
-            key,
-            Body::Bytes(b"x".to_vec().into()),
-            PutOptions::default(),
-        )
-        .await
+    target.put(key, Body::Bytes(b"x".to_vec().into()), PutOptions::default()).await
 }
 
 /// After any attack, the same target still serves calls.
 async fn still_works(target: &Target) {
-    let meta = put(target, "benign")
-        .await
-        .expect("a fresh instance serves the next call");
+    let meta = put(target, "benign").await.expect("a fresh instance serves the next call");
     assert_eq!(meta.key, "benign");
 }
 
@@ -73,36 +56,23 @@ fn trap_reason(result: Result<impl std::fmt::Debug, Error>) -> TrapReason {
 async fn a_panic_is_a_typed_crash_and_the_instance_is_replaced() {
     let s = setup(Limits::default());
     let reason = trap_reason(put(&s.target, "panic").await);
-    assert!(
-        matches!(reason, TrapReason::Crash(ref why) if why.contains("unreachable")),
-        "{reason:?}"
-    );
+    assert!(matches!(reason, TrapReason::Crash(ref why) if why.contains("unreachable")), "{reason:?}");
     still_works(&s.target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infinite_loop_is_stopped_at_the_deadline() {
-    let s = setup(Limits {
-        call_timeout: Duration::from_secs(1),
-        ..Limits::default()
-    });
+    let s = setup(Limits { call_timeout: Duration::from_secs(1), ..Limits::default() });
     let started = Instant::now();
     let reason = trap_reason(put(&s.target, "loop").await);
     assert_eq!(reason, TrapReason::Deadline(Duration::from_secs(1)));
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "stopped in {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(30), "stopped in {:?}", started.elapsed());
     still_works(&s.target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_bomb_hits_the_memory_limit() {
-    let s = setup(Limits {
-        memory_bytes: 32 << 20,
-        ..Limits::default()
-    });
+    let s = setup(Limits { memory_bytes: 32 << 20, ..Limits::default() });
     let reason = trap_reason(put(&s.target, "oom").await);
     assert_eq!(reason, TrapReason::OutOfMemory { limit: 32 << 20 });
     still_works(&s.target).await;
@@ -112,22 +82,15 @@ async fn a_memory_bomb_hits_the_memory_limit() {
 async fn unbounded_recursion_is_a_stack_overflow_trap() {
     let s = setup(Limits::default());
     let reason = trap_reason(put(&s.target, "recurse").await);
-    assert!(
-        matches!(reason, TrapReason::Crash(ref why) if why.contains("stack")),
-        "{reason:?}"
-    );
+    assert!(matches!(reason, TrapReason::Crash(ref why) if why.contains("stack")), "{reason:?}");
     still_works(&s.target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_floods_are_capped_and_the_call_completes() {
     let s = setup(Limits::default());
-    put(&s.target, "stderr")
-        .await
-        .expect("stderr flood is absorbed");
-    put(&s.target, "log-flood")
-        .await
-        .expect("log flood is absorbed");
+    put(&s.target, "stderr").await.expect("stderr flood is absorbed");
+    put(&s.target, "log-flood").await.expect("log flood is absorbed");
     still_works(&s.target).await;
 }
 
@@ -137,15 +100,8 @@ async fn the_plugin_sees_no_environment_arguments_or_extra_directories() {
     unsafe { std::env::set_var("WARDEN_CANARY_SECRET", "canary-123") };
     let s = setup(Limits::default());
     match put(&s.target, "ambient").await {
-        Err(Error::Plugin {
-            class: ErrorClass::Other,
-            message,
-            ..
-        }) => {
-            assert_eq!(
-                message, "env=[] args=[] preopens=[\"path\"] cwd=\"/\"",
-                "{message}"
-            );
+        Err(Error::Plugin { class: ErrorClass::Other, message, .. }) => {
+            assert_eq!(message, "env=[] args=[] preopens=[\"path\"] cwd=\"/\"", "{message}");
         }
         other => panic!("expected the plugin's report, got {other:?}"),
     }
@@ -155,17 +111,10 @@ async fn the_plugin_sees_no_environment_arguments_or_extra_directories() {
 async fn escapes_from_the_preopen_all_fail() {
     let s = setup(Limits::default());
     match put(&s.target, "escape").await {
-        Err(Error::Plugin {
-            class: ErrorClass::Other,
-            message,
-            ..
-        }) => assert_eq!(message, "reached=[]"),
+        Err(Error::Plugin { class: ErrorClass::Other, message, .. }) => assert_eq!(message, "reached=[]"),
         other => panic!("expected the plugin's report, got {other:?}"),
     }
-    assert_eq!(
-        std::fs::read_to_string(s.outside.join("sentinel")).unwrap(),
-        "secret"
-    );
+    assert_eq!(std::fs::read_to_string(s.outside.join("sentinel")).unwrap(), "secret");
     assert!(!s.data.parent().unwrap().join("escaped-dir").exists());
 }
 
@@ -173,18 +122,11 @@ async fn escapes_from_the_preopen_all_fail() {
 async fn lying_bodies_and_listings_are_reported() {
     let s = setup(Limits::default());
     match s.target.get_bytes("short", None).await {
-        Err(Error::ShortBody {
-            expected: 1000,
-            got: 10,
-            ..
-        }) => {}
+        Err(Error::ShortBody { expected: 1000, got: 10, .. }) => {}
         other => panic!("expected a short body, got {other:?}"),
     }
     match s.target.list("huge-list", None, 10).await {
-        Err(Error::Contract { detail, .. }) => assert!(
-            detail.contains("100000 objects for a limit of 10"),
-            "{detail}"
-        ),
+        Err(Error::Contract { detail, .. }) => assert!(detail.contains("100000 objects for a limit of 10"), "{detail}"),
         other => panic!("expected a contract error, got {other:?}"),
     }
     match s.target.list_all("stuck-cursor").await {
@@ -197,11 +139,7 @@ async fn lying_bodies_and_listings_are_reported() {
 }
 
 fn attempts(s: &Setup, key: &str) -> u32 {
-    std::fs::read_to_string(s.data.join(format!("{key}.count")))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    std::fs::read_to_string(s.data.join(format!("{key}.count"))).unwrap().trim().parse().unwrap()
 }
 
 fn fast_retries(s: Setup) -> Setup {
@@ -210,41 +148,23 @@ fn fast_retries(s: Setup) -> Setup {
         max_delay: Duration::from_millis(5),
         ..RetryPolicy::default()
     };
-    Setup {
-        target: s.target.with_retry(policy),
-        ..s
-    }
+    Setup { target: s.target.with_retry(policy), ..s }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retryable_failures_are_retried_when_the_body_can_be_replayed() {
     let s = fast_retries(setup(Limits::default()));
-    let meta = s
-        .target
-        .put(
-            "flaky",
-            Body::Bytes(b"abc".to_vec().into()),
-            PutOptions::default(),
-        )
-        .await
-        .unwrap();
+    let meta = s.target.put("flaky", Body::Bytes(b"abc".to_vec().into()), PutOptions::default()).await.unwrap();
     assert_eq!(meta.size, 3);
     assert_eq!(attempts(&s, "flaky"), 3, "two failures, then success");
 
     let started = Instant::now();
     put(&s.target, "rate").await.unwrap();
     assert_eq!(attempts(&s, "rate"), 2);
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "retry-after honoured: {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "retry-after honoured: {:?}", started.elapsed());
 
     match put(&s.target, "invalid").await {
-        Err(Error::Plugin {
-            class: ErrorClass::InvalidInput,
-            ..
-        }) => {}
+        Err(Error::Plugin { class: ErrorClass::InvalidInput, .. }) => {}
         other => panic!("expected invalid-input, got {other:?}"),
     }
     assert_eq!(attempts(&s, "invalid"), 1, "invalid-input is never retried");
@@ -254,15 +174,8 @@ async fn retryable_failures_are_retried_when_the_body_can_be_replayed() {
 async fn a_one_shot_body_is_never_retried() {
     let s = fast_retries(setup(Limits::default()));
     let stdin_like = Body::Reader(Box::new(std::io::Cursor::new(b"abc".to_vec())));
-    match s
-        .target
-        .put("flaky", stdin_like, PutOptions::default())
-        .await
-    {
-        Err(Error::Plugin {
-            class: ErrorClass::Unavailable,
-            ..
-        }) => {}
+    match s.target.put("flaky", stdin_like, PutOptions::default()).await {
+        Err(Error::Plugin { class: ErrorClass::Unavailable, .. }) => {}
         other => panic!("expected the first failure, got {other:?}"),
     }
     assert_eq!(attempts(&s, "flaky"), 1);

@@ -22,31 +22,19 @@ pub struct Config {
 
 impl Config {
     /// Settings from key/value pairs.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        Config {
-            pairs: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Config { pairs: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
     }
 
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// The value of `key`, or [`Error::InvalidInput`] naming it.
     pub fn require(&self, key: &str) -> Result<&str> {
         self.get(key).ok_or_else(|| {
-            Error::invalid_input(format!(
-                "the setting `{key}` is required; add it with `--set {key}=...`"
-            ))
+            Error::invalid_input(format!("the setting `{key}` is required; add it with `--set {key}=...`"))
         })
     }
 
@@ -58,10 +46,7 @@ impl Config {
             Some(v) => v.parse::<T>().map(Some).map_err(|_| {
                 Error::invalid_input(format!(
                     "the setting `{key}` is {v:?}, which is not a valid {}",
-                    std::any::type_name::<T>()
-                        .rsplit("::")
-                        .next()
-                        .unwrap_or("value")
+                    std::any::type_name::<T>().rsplit("::").next().unwrap_or("value")
                 ))
             }),
         }
@@ -79,9 +64,7 @@ impl Config {
             None => Ok(default),
             Some("true" | "yes" | "1" | "on") => Ok(true),
             Some("false" | "no" | "0" | "off") => Ok(false),
-            Some(v) => Err(Error::invalid_input(format!(
-                "the setting `{key}` is {v:?}; use true or false"
-            ))),
+            Some(v) => Err(Error::invalid_input(format!("the setting `{key}` is {v:?}; use true or false"))),
         }
     }
 
@@ -99,17 +82,9 @@ mod tests {
     fn typed_getters_name_the_setting() {
         let c = Config::from_pairs([("n", "x"), ("on", "yes")]);
         let err = c.parse::<u64>("n").unwrap_err().to_string();
-        assert!(
-            err.contains("`n`") && err.contains("\"x\"") && err.contains("u64"),
-            "{err}"
-        );
+        assert!(err.contains("`n`") && err.contains("\"x\"") && err.contains("u64"), "{err}");
         assert!(c.flag("on", false).unwrap());
         assert!(!c.flag("missing", false).unwrap());
-        assert!(
-            c.require_parse::<u64>("missing")
-                .unwrap_err()
-                .to_string()
-                .contains("--set missing=")
-        );
+        assert!(c.require_parse::<u64>("missing").unwrap_err().to_string().contains("--set missing="));
     }
 }

@@ -27,10 +27,7 @@ pub struct Body<'a> {
 
 impl<'a> Body<'a> {
     pub(crate) fn new(stream: &'a InputStream) -> Self {
-        Body {
-            stream,
-            received: 0,
-        }
+        Body { stream, received: 0 }
     }
 
     /// Bytes received so far.
@@ -70,13 +67,11 @@ impl<'a> Body<'a> {
     /// Write the rest of the body into `file` from its start, then sync it: the fast path
     /// for storing into a file. Returns the bytes written.
     pub fn write_to_file(&mut self, file: &Descriptor) -> Result<u64> {
-        let sink = file
-            .write_via_stream(0)
-            .map_err(|e| Error::other(format!("opening the file for writing: {e:?}")))?;
+        let sink =
+            file.write_via_stream(0).map_err(|e| Error::other(format!("opening the file for writing: {e:?}")))?;
         let written = self.splice_into(&sink)?;
         drop(sink);
-        file.sync()
-            .map_err(|e| Error::other(format!("syncing the file: {e:?}")))?;
+        file.sync().map_err(|e| Error::other(format!("syncing the file: {e:?}")))?;
         Ok(written)
     }
 }
@@ -107,10 +102,9 @@ fn flush(sink: &OutputStream) -> Result<()> {
     match sink.blocking_flush() {
         Ok(()) => Ok(()),
         Err(StreamError::Closed) => Err(Error::unavailable("the sink closed while flushing")),
-        Err(StreamError::LastOperationFailed(e)) => Err(Error::unavailable(format!(
-            "flushing failed: {}",
-            e.to_debug_string()
-        ))),
+        Err(StreamError::LastOperationFailed(e)) => {
+            Err(Error::unavailable(format!("flushing failed: {}", e.to_debug_string())))
+        }
     }
 }
 
@@ -161,9 +155,7 @@ impl Write for StreamWriter {
         match self.stream.blocking_write_and_flush(&buf[..n]) {
             Ok(()) => Ok(n),
             Err(StreamError::Closed) => Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
-            Err(StreamError::LastOperationFailed(e)) => {
-                Err(std::io::Error::other(e.to_debug_string()))
-            }
+            Err(StreamError::LastOperationFailed(e)) => Err(std::io::Error::other(e.to_debug_string())),
         }
     }
 
@@ -189,37 +181,24 @@ impl GetBody {
     /// A WASI stream handed to the host untouched (the fast path). `length` is exactly how many
     /// bytes the host will read from it.
     pub fn stream(meta: ObjectMeta, length: u64, stream: InputStream) -> Self {
-        GetBody {
-            meta,
-            length,
-            kind: BodyKind::Stream(stream),
-        }
+        GetBody { meta, length, kind: BodyKind::Stream(stream) }
     }
 
     /// `length` bytes of `file` from `offset`, as the file's own stream (the fast path).
     pub fn file(meta: ObjectMeta, file: &Descriptor, offset: u64, length: u64) -> Result<Self> {
-        let stream = file
-            .read_via_stream(offset)
-            .map_err(|e| Error::other(format!("opening the file for reading: {e:?}")))?;
+        let stream =
+            file.read_via_stream(offset).map_err(|e| Error::other(format!("opening the file for reading: {e:?}")))?;
         Ok(GetBody::stream(meta, length, stream))
     }
 
     /// Bytes the plugin holds (small objects).
     pub fn bytes(meta: ObjectMeta, bytes: Vec<u8>) -> Self {
-        GetBody {
-            meta,
-            length: bytes.len() as u64,
-            kind: BodyKind::Bytes(bytes),
-        }
+        GetBody { meta, length: bytes.len() as u64, kind: BodyKind::Bytes(bytes) }
     }
 
     /// Bytes the plugin produces as the host pulls them; `length` is exactly how many.
     pub fn reader(meta: ObjectMeta, length: u64, reader: impl Read + 'static) -> Self {
-        GetBody {
-            meta,
-            length,
-            kind: BodyKind::Reader(Box::new(reader)),
-        }
+        GetBody { meta, length, kind: BodyKind::Reader(Box::new(reader)) }
     }
 
     /// The metadata.

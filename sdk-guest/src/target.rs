@@ -9,9 +9,7 @@ use crate::bindings::exports::warden::plugin::target as wit_target;
 use crate::bindings::warden::plugin::types as wit;
 use crate::config::Config;
 use crate::io::{Body, BodyKind, GetBody};
-use crate::types::{
-    ByteRange, Check, Error, Features, Key, ListPage, ObjectMeta, PutOptions, Result,
-};
+use crate::types::{ByteRange, Check, Error, Features, Key, ListPage, ObjectMeta, PutOptions, Result};
 
 /// A storage backend: blob storage under keys. Implement it and export it with
 /// [`export_target!`](crate::export_target).
@@ -94,10 +92,7 @@ pub trait Target: Sized + 'static {
     /// Check that the location is reachable and usable; say what was found, and for each
     /// failure what the operator should do. The default reports that nothing was checked.
     fn test_connection(&self) -> Result<Vec<Check>> {
-        Ok(vec![Check::pass(
-            "plugin loaded",
-            "this plugin defines no connection checks",
-        )])
+        Ok(vec![Check::pass("plugin loaded", "this plugin defines no connection checks")])
     }
 
     /// Store `body` under `key`, replacing any object there atomically.
@@ -134,14 +129,7 @@ impl<T: Target> wit_target::GuestSession for SessionAdapter<T> {
 
     fn test_connection(&self) -> Result<Vec<wit_target::Check>, wit::Error> {
         let checks = self.0.test_connection()?;
-        Ok(checks
-            .into_iter()
-            .map(|c| wit_target::Check {
-                name: c.name,
-                ok: c.ok,
-                detail: c.detail,
-            })
-            .collect())
+        Ok(checks.into_iter().map(|c| wit_target::Check { name: c.name, ok: c.ok, detail: c.detail }).collect())
     }
 
     fn put(
@@ -150,52 +138,30 @@ impl<T: Target> wit_target::GuestSession for SessionAdapter<T> {
         body: &InputStream,
         options: wit_target::PutOptions,
     ) -> Result<wit::ObjectMeta, wit::Error> {
-        let options = PutOptions {
-            create_only: options.create_only,
-            size: options.size,
-        };
+        let options = PutOptions { create_only: options.create_only, size: options.size };
         Ok(self.0.put(&Key(key), Body::new(body), options)?.into())
     }
 
-    fn get(
-        &self,
-        key: String,
-        range: Option<wit::ByteRange>,
-    ) -> Result<wit_target::ObjectBody, wit::Error> {
-        let range = range.map(|r| ByteRange {
-            offset: r.offset,
-            length: r.length,
-        });
+    fn get(&self, key: String, range: Option<wit::ByteRange>) -> Result<wit_target::ObjectBody, wit::Error> {
+        let range = range.map(|r| ByteRange { offset: r.offset, length: r.length });
         let body = self.0.get(&Key(key), range)?;
         let wit_body = match body.kind {
             BodyKind::Stream(stream) => wit_target::Body::Stream(stream),
             BodyKind::Bytes(bytes) => wit_target::Body::Bytes(bytes),
-            BodyKind::Reader(reader) => wit_target::Body::Reader(wit_target::BodyReader::new(
-                ReaderAdapter(RefCell::new(reader)),
-            )),
+            BodyKind::Reader(reader) => {
+                wit_target::Body::Reader(wit_target::BodyReader::new(ReaderAdapter(RefCell::new(reader))))
+            }
         };
-        Ok(wit_target::ObjectBody {
-            meta: body.meta.into(),
-            length: body.length,
-            body: wit_body,
-        })
+        Ok(wit_target::ObjectBody { meta: body.meta.into(), length: body.length, body: wit_body })
     }
 
     fn head(&self, key: String) -> Result<wit::ObjectMeta, wit::Error> {
         Ok(self.0.head(&Key(key))?.into())
     }
 
-    fn list(
-        &self,
-        prefix: String,
-        cursor: Option<String>,
-        limit: u32,
-    ) -> Result<wit::ListPage, wit::Error> {
+    fn list(&self, prefix: String, cursor: Option<String>, limit: u32) -> Result<wit::ListPage, wit::Error> {
         let page = self.0.list(&prefix, cursor.as_deref(), limit)?;
-        Ok(wit::ListPage {
-            objects: page.objects.into_iter().map(Into::into).collect(),
-            next: page.next,
-        })
+        Ok(wit::ListPage { objects: page.objects.into_iter().map(Into::into).collect(), next: page.next })
     }
 
     fn delete(&self, key: String) -> Result<(), wit::Error> {

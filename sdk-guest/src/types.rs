@@ -67,10 +67,7 @@ impl Error {
 
     /// [`Error::RateLimited`].
     pub fn rate_limited(retry_after_seconds: Option<u32>, message: impl Into<String>) -> Self {
-        Error::RateLimited {
-            retry_after_seconds,
-            message: message.into(),
-        }
+        Error::RateLimited { retry_after_seconds, message: message.into() }
     }
 
     /// [`Error::Unavailable`].
@@ -102,13 +99,9 @@ impl Error {
             Error::InvalidInput(m) => Error::InvalidInput(with(m)),
             Error::Unauthenticated(m) => Error::Unauthenticated(with(m)),
             Error::PermissionDenied(m) => Error::PermissionDenied(with(m)),
-            Error::RateLimited {
-                retry_after_seconds,
-                message,
-            } => Error::RateLimited {
-                retry_after_seconds,
-                message: with(message),
-            },
+            Error::RateLimited { retry_after_seconds, message } => {
+                Error::RateLimited { retry_after_seconds, message: with(message) }
+            }
             Error::Unavailable(m) => Error::Unavailable(with(m)),
             Error::Corrupt(m) => Error::Corrupt(with(m)),
             Error::Unsupported(m) => Error::Unsupported(with(m)),
@@ -165,13 +158,9 @@ impl From<Error> for wit::Error {
             Error::InvalidInput(m) => wit::Error::InvalidInput(m),
             Error::Unauthenticated(m) => wit::Error::Unauthenticated(m),
             Error::PermissionDenied(m) => wit::Error::PermissionDenied(m),
-            Error::RateLimited {
-                retry_after_seconds,
-                message,
-            } => wit::Error::RateLimited(wit::RateLimit {
-                retry_after_seconds,
-                message,
-            }),
+            Error::RateLimited { retry_after_seconds, message } => {
+                wit::Error::RateLimited(wit::RateLimit { retry_after_seconds, message })
+            }
             Error::Unavailable(m) => wit::Error::Unavailable(m),
             Error::Corrupt(m) => wit::Error::Corrupt(m),
             Error::Unsupported(m) => wit::Error::Unsupported(m),
@@ -238,23 +227,13 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// Metadata with just a key and a size.
     pub fn new(key: impl Into<String>, size: u64) -> Self {
-        ObjectMeta {
-            key: key.into(),
-            size,
-            modified_ns: None,
-            etag: None,
-        }
+        ObjectMeta { key: key.into(), size, modified_ns: None, etag: None }
     }
 }
 
 impl From<ObjectMeta> for wit::ObjectMeta {
     fn from(m: ObjectMeta) -> Self {
-        wit::ObjectMeta {
-            key: m.key,
-            size: m.size,
-            modified_ns: m.modified_ns,
-            etag: m.etag,
-        }
+        wit::ObjectMeta { key: m.key, size: m.size, modified_ns: m.modified_ns, etag: m.etag }
     }
 }
 
@@ -314,15 +293,8 @@ impl ListPage {
             }
             page.push(object);
         }
-        let next = if more {
-            page.last().map(|o| o.key.clone())
-        } else {
-            None
-        };
-        ListPage {
-            objects: page,
-            next,
-        }
+        let next = if more { page.last().map(|o| o.key.clone()) } else { None };
+        ListPage { objects: page, next }
     }
 }
 
@@ -344,13 +316,7 @@ pub struct Features {
 impl Default for Features {
     /// Ranges and create-only supported, no size limit, 1,000 objects a page, prefix keys.
     fn default() -> Self {
-        Features {
-            ranges: true,
-            create_only: true,
-            max_object_size: None,
-            max_list_page: 1000,
-            prefix_keys: true,
-        }
+        Features { ranges: true, create_only: true, max_object_size: None, max_list_page: 1000, prefix_keys: true }
     }
 }
 
@@ -380,20 +346,12 @@ pub struct Check {
 impl Check {
     /// A passed check.
     pub fn pass(name: impl Into<String>, detail: impl Into<String>) -> Self {
-        Check {
-            name: name.into(),
-            ok: true,
-            detail: detail.into(),
-        }
+        Check { name: name.into(), ok: true, detail: detail.into() }
     }
 
     /// A failed check; `fix` says what to do about it.
     pub fn fail(name: impl Into<String>, fix: impl Into<String>) -> Self {
-        Check {
-            name: name.into(),
-            ok: false,
-            detail: fix.into(),
-        }
+        Check { name: name.into(), ok: false, detail: fix.into() }
     }
 }
 
@@ -431,51 +389,11 @@ mod tests {
     fn ranges_resolve_as_the_contract_says() {
         let k = key("k");
         assert_eq!(ByteRange::resolve(None, 10, &k).unwrap(), (0, 10));
-        assert_eq!(
-            ByteRange::resolve(
-                Some(ByteRange {
-                    offset: 2,
-                    length: Some(3)
-                }),
-                10,
-                &k
-            )
-            .unwrap(),
-            (2, 3)
-        );
-        assert_eq!(
-            ByteRange::resolve(
-                Some(ByteRange {
-                    offset: 8,
-                    length: Some(5)
-                }),
-                10,
-                &k
-            )
-            .unwrap(),
-            (8, 2)
-        );
-        assert_eq!(
-            ByteRange::resolve(
-                Some(ByteRange {
-                    offset: 10,
-                    length: None
-                }),
-                10,
-                &k
-            )
-            .unwrap(),
-            (10, 0)
-        );
+        assert_eq!(ByteRange::resolve(Some(ByteRange { offset: 2, length: Some(3) }), 10, &k).unwrap(), (2, 3));
+        assert_eq!(ByteRange::resolve(Some(ByteRange { offset: 8, length: Some(5) }), 10, &k).unwrap(), (8, 2));
+        assert_eq!(ByteRange::resolve(Some(ByteRange { offset: 10, length: None }), 10, &k).unwrap(), (10, 0));
         assert!(matches!(
-            ByteRange::resolve(
-                Some(ByteRange {
-                    offset: 11,
-                    length: None
-                }),
-                10,
-                &k
-            ),
+            ByteRange::resolve(Some(ByteRange { offset: 11, length: None }), 10, &k),
             Err(Error::InvalidInput(_))
         ));
     }
@@ -487,13 +405,7 @@ mod tests {
         assert_eq!(first.objects.len(), 2);
         assert_eq!(first.next.as_deref(), Some("k1"));
         let last = ListPage::from_sorted(objects(), Some("k2"), 0, 1000);
-        assert_eq!(
-            last.objects
-                .iter()
-                .map(|o| o.key.as_str())
-                .collect::<Vec<_>>(),
-            ["k3", "k4"]
-        );
+        assert_eq!(last.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["k3", "k4"]);
         assert_eq!(last.next, None);
         let exact = ListPage::from_sorted(objects(), None, 5, 1000);
         assert_eq!(exact.next, None, "no next when nothing remains");
@@ -505,13 +417,6 @@ mod tests {
         assert!(matches!(e, Error::NotFound(_)));
         let e = Error::unavailable("reset").context("put `k`");
         assert_eq!(e, Error::Unavailable("put `k`: reset".into()));
-        assert!(
-            PutOptions {
-                size: Some(3),
-                ..Default::default()
-            }
-            .check_size(&key("k"), 4)
-            .is_err()
-        );
+        assert!(PutOptions { size: Some(3), ..Default::default() }.check_size(&key("k"), 4).is_err());
     }
 }

@@ -38,27 +38,16 @@ pub(crate) fn resolve(
             return Err(Error::Config {
                 target: target.into(),
                 plugin: manifest.name.clone(),
-                reason: format!(
-                    "`{}` must be an absolute path, not {value:?}",
-                    request.config
-                ),
+                reason: format!("`{}` must be an absolute path, not {value:?}", request.config),
             });
         }
-        grants.push(DirectoryGrant {
-            config_key: request.config.clone(),
-            host_path,
-            access: request.access,
-        });
+        grants.push(DirectoryGrant { config_key: request.config.clone(), host_path, access: request.access });
     }
     Ok(grants)
 }
 
 /// Preopen the granted directories.
-pub(crate) fn apply(
-    plugin: &Arc<str>,
-    grants: &[DirectoryGrant],
-    builder: &mut WasiCtxBuilder,
-) -> Result<()> {
+pub(crate) fn apply(plugin: &Arc<str>, grants: &[DirectoryGrant], builder: &mut WasiCtxBuilder) -> Result<()> {
     for grant in grants {
         let perms = match grant.access {
             Access::ReadOnly => FsPerms::ReadOnly,

@@ -51,12 +51,8 @@ impl LogBudget {
     pub fn emit(&self, level: Level, message: &str) {
         let line = sanitize(message, self.line_max);
         let cost = line.len().max(1);
-        let granted = self
-            .remaining
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                left.checked_sub(cost)
-            })
-            .is_ok();
+        let granted =
+            self.remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(cost)).is_ok();
         if !granted {
             if !self.exhausted_noted.swap(true, Ordering::Relaxed) {
                 tracing::warn!(plugin = %self.plugin, "plugin output exceeded its log budget; further output is dropped");
@@ -75,10 +71,7 @@ impl LogBudget {
 
     /// A sink for the plugin's stdout or stderr.
     pub fn stdio_sink(&self, stream: Stream) -> StdioSink {
-        StdioSink {
-            budget: self.clone(),
-            stream,
-        }
+        StdioSink { budget: self.clone(), stream }
     }
 }
 
@@ -147,11 +140,7 @@ impl IsTerminal for StdioSink {
 
 impl StdoutStream for StdioSink {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineWriter {
-            budget: self.budget.clone(),
-            stream: self.stream,
-            pending: Mutex::new(Vec::new()),
-        })
+        Box::new(LineWriter { budget: self.budget.clone(), stream: self.stream, pending: Mutex::new(Vec::new()) })
     }
 }
 
@@ -172,11 +161,7 @@ impl LineWriter {
 }
 
 impl AsyncWrite for LineWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         for &b in buf {
             if b == b'\n' {

@@ -4,7 +4,9 @@
 //! denied, starting from a WASI context that inherits nothing.
 
 pub mod fs;
+pub mod http;
 pub mod log;
+pub mod sigv4;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,25 +17,56 @@ use crate::error::Result;
 use crate::plugin::Manifest;
 
 pub use fs::DirectoryGrant;
+pub use http::{Endpoint, HttpGrant, RequestSigner};
 
 /// What one plugin is granted under one configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Default, serde::Serialize)]
 pub struct Grants {
     /// Host directories preopened for it.
     pub directories: Vec<DirectoryGrant>,
+    /// Endpoints it may send HTTP requests to.
+    pub http: Vec<HttpGrant>,
+    /// The signer of each signed endpoint (never serialized: it holds credentials).
+    #[serde(skip)]
+    signers: Vec<(Endpoint, Arc<dyn RequestSigner>)>,
+}
+
+impl std::fmt::Debug for Grants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grants")
+            .field("directories", &self.directories)
+            .field("http", &self.http)
+            .field("signers", &self.signers.len())
+            .finish()
+    }
 }
 
 impl Grants {
     /// Intersect the manifest's requests with the operator's settings. `target` names the
     /// configuration in errors.
-    pub fn resolve(
-        target: &str,
-        manifest: &Manifest,
-        settings: &BTreeMap<String, String>,
-    ) -> Result<Self> {
-        Ok(Grants {
-            directories: fs::resolve(target, manifest, settings)?,
-        })
+    pub fn resolve(target: &str, manifest: &Manifest, settings: &BTreeMap<String, String>) -> Result<Self> {
+        let http = http::resolve(target, manifest, settings)?;
+        let mut signers = Vec::new();
+        let requested = manifest.capabilities.http.iter().filter(|r| settings.contains_key(&r.config));
+        for (grant, request) in http.iter().zip(requested) {
+            if let Some(sign) = &request.sign {
+                signers.push((grant.endpoint.clone(), http::signer(target, manifest, sign, settings)?));
+            }
+        }
+        Ok(Grants { directories: fs::resolve(target, manifest, settings)?, http, signers })
+    }
+
+    /// The wasi:http hooks that enforce the HTTP grants for one instance.
+    pub(crate) fn http_hooks(&self, plugin: &Arc<str>) -> http::HttpHooks {
+        let allowed = self
+            .http
+            .iter()
+            .map(|g| {
+                let signer = self.signers.iter().find(|(e, _)| *e == g.endpoint).map(|(_, s)| s.clone());
+                (g.endpoint.clone(), signer)
+            })
+            .collect();
+        http::HttpHooks::new(plugin.clone(), allowed)
     }
 
     /// A WASI context that gives exactly these grants: no environment, no arguments, stdin

@@ -39,23 +39,11 @@ pub struct Cli {
     verbose: u8,
 
     /// Seconds a plugin call may go without moving data before it is stopped.
-    #[arg(
-        long,
-        global = true,
-        env = "WARDEN_CALL_TIMEOUT",
-        value_name = "SECS",
-        default_value_t = 60
-    )]
+    #[arg(long, global = true, env = "WARDEN_CALL_TIMEOUT", value_name = "SECS", default_value_t = 60)]
     call_timeout: u64,
 
     /// Memory limit per plugin instance, in MiB.
-    #[arg(
-        long,
-        global = true,
-        env = "WARDEN_MEMORY_LIMIT_MIB",
-        value_name = "MIB",
-        default_value_t = 256
-    )]
+    #[arg(long, global = true, env = "WARDEN_MEMORY_LIMIT_MIB", value_name = "MIB", default_value_t = 256)]
     memory_limit_mib: usize,
 
     #[command(subcommand)]
@@ -107,14 +95,8 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let code = exit_code(&e);
             if json {
-                let class = e
-                    .downcast_ref::<Error>()
-                    .map(|e| e.class().as_str())
-                    .unwrap_or("other");
-                println!(
-                    "{}",
-                    serde_json::json!({ "error": format!("{e:#}"), "class": class })
-                );
+                let class = e.downcast_ref::<Error>().map(|e| e.class().as_str()).unwrap_or("other");
+                println!("{}", serde_json::json!({ "error": format!("{e:#}"), "class": class }));
             }
             eprintln!("error: {e:#}");
             ExitCode::from(code)
@@ -124,9 +106,7 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config_dir = warden::config::ConfigFile::default_dir(cli.config_dir)?;
-    let cache_dir = cli
-        .cache_dir
-        .or_else(|| dirs::cache_dir().map(|d| d.join("warden")));
+    let cache_dir = cli.cache_dir.or_else(|| dirs::cache_dir().map(|d| d.join("warden")));
     let limits = Limits {
         call_timeout: Duration::from_secs(cli.call_timeout.max(1)),
         memory_bytes: cli.memory_limit_mib.max(1) << 20,
@@ -136,11 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(dir) = cache_dir {
         builder = builder.cache_dir(dir);
     }
-    let env = Env {
-        json: cli.json,
-        config_dir,
-        runtime: builder.build()?,
-    };
+    let env = Env { json: cli.json, config_dir, runtime: builder.build()? };
     match cli.command {
         Command::Target(cmd) => target_cmd::run(&env, cmd).await,
         Command::Plugin(cmd) => plugin_cmd::run(&env, cmd).await,

@@ -25,25 +25,15 @@ pub struct Progress {
 
 impl Progress {
     /// Start showing progress of `counter` towards `total` (unknown when none).
-    pub fn start(
-        enabled: bool,
-        what: &str,
-        total: Option<u64>,
-        counter: Arc<AtomicU64>,
-    ) -> Progress {
+    pub fn start(enabled: bool, what: &str, total: Option<u64>, counter: Arc<AtomicU64>) -> Progress {
         let big_enough = total.is_none_or(|t| t >= PROGRESS_MIN_BYTES);
         if !enabled || !big_enough || !std::io::stderr().is_terminal() {
-            return Progress {
-                bar: None,
-                task: None,
-            };
+            return Progress { bar: None, task: None };
         }
         let bar = match total {
             Some(t) => ProgressBar::new(t).with_style(
-                ProgressStyle::with_template(
-                    "{msg} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
             None => ProgressBar::new_spinner().with_style(
                 ProgressStyle::with_template("{msg} {spinner} {bytes} {binary_bytes_per_sec}")
@@ -58,10 +48,7 @@ impl Progress {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
-        Progress {
-            bar: Some(bar),
-            task: Some(task),
-        }
+        Progress { bar: Some(bar), task: Some(task) }
     }
 
     /// Remove the bar.

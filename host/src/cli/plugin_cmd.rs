@@ -89,10 +89,7 @@ pub enum PluginCommand {
 pub async fn run(env: &Env, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::List => list(env)?,
-        PluginCommand::Inspect {
-            plugin: name,
-            settings,
-        } => {
+        PluginCommand::Inspect { plugin: name, settings } => {
             let p = Catalog::load(&env.config_dir)?.resolve(&env.runtime, &name)?;
             let settings: BTreeMap<String, String> = settings.into_iter().collect();
             let given = (!settings.is_empty()).then_some(&settings);
@@ -122,20 +119,11 @@ pub async fn run(env: &Env, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
         }
         PluginCommand::Remove { name, force } => {
             let config = warden::config::ConfigFile::load(&env.config_dir)?;
-            let users: Vec<&String> = config
-                .targets
-                .iter()
-                .filter(|(_, t)| t.plugin == name)
-                .map(|(n, _)| n)
-                .collect();
+            let users: Vec<&String> = config.targets.iter().filter(|(_, t)| t.plugin == name).map(|(n, _)| n).collect();
             if !users.is_empty() && !force {
                 anyhow::bail!(
                     "targets {} use plugin `{name}`; remove them first, or pass --force",
-                    users
-                        .iter()
-                        .map(|u| format!("`{u}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    users.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")
                 );
             }
             Catalog::load(&env.config_dir)?.remove(&name)?;
@@ -145,12 +133,7 @@ pub async fn run(env: &Env, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                 println!("removed plugin `{name}`");
             }
         }
-        PluginCommand::Test {
-            plugin: name,
-            settings,
-            junit,
-            large_mib,
-        } => {
+        PluginCommand::Test { plugin: name, settings, junit, large_mib } => {
             return test(env, &name, settings, junit.as_deref(), large_mib).await;
         }
         PluginCommand::New { name, dir } => {
@@ -166,40 +149,20 @@ pub async fn run(env: &Env, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                 println!("  warden plugin install target/wasm32-wasip2/release/{crate_name}.wasm");
             }
         }
-        PluginCommand::Pack {
-            component,
-            manifest,
-            output: out,
-            api_version,
-        } => {
-            let bytes = std::fs::read(&component)
-                .with_context(|| format!("reading {}", component.display()))?;
-            let manifest_text = std::fs::read(&manifest)
-                .with_context(|| format!("reading {}", manifest.display()))?;
-            let packed = plugin::pack(
-                &component.display().to_string(),
-                &bytes,
-                &manifest_text,
-                &api_version,
-            )?;
+        PluginCommand::Pack { component, manifest, output: out, api_version } => {
+            let bytes = std::fs::read(&component).with_context(|| format!("reading {}", component.display()))?;
+            let manifest_text = std::fs::read(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+            let packed = plugin::pack(&component.display().to_string(), &bytes, &manifest_text, &api_version)?;
             // Load the result before writing it, so a pack that would not install fails here.
-            let p = warden::plugin::Plugin::load(
-                &env.runtime,
-                warden::plugin::PluginSource::File(out.clone()),
-                &packed,
-            )?;
+            let p =
+                warden::plugin::Plugin::load(&env.runtime, warden::plugin::PluginSource::File(out.clone()), &packed)?;
             warden::runtime::write_atomically(&out, &packed)?;
             if env.json {
                 output::json(
                     &serde_json::json!({ "name": p.name().to_string(), "output": out, "sha256": p.sha256() }),
                 )?;
             } else {
-                println!(
-                    "packed plugin `{}` {} into {}",
-                    p.name(),
-                    p.manifest().version,
-                    out.display()
-                );
+                println!("packed plugin `{}` {} into {}", p.name(), p.manifest().version, out.display());
             }
         }
     }
@@ -227,13 +190,7 @@ fn list(env: &Env) -> anyhow::Result<()> {
     } else {
         for row in &rows {
             let s = |k: &str| row[k].as_str().unwrap_or_default().to_string();
-            println!(
-                "{}\t{}\t{}\t{}",
-                s("name"),
-                s("version"),
-                s("source"),
-                s("description")
-            );
+            println!("{}\t{}\t{}\t{}", s("name"), s("version"), s("source"), s("description"));
         }
     }
     Ok(())
@@ -258,14 +215,10 @@ async fn test(
         }
     }
     let target = Target::open(&env.runtime, p, "plugin-test", &settings)?;
-    let options = conformance::Options {
-        large_object_bytes: (large_mib << 20) + 1,
-        ..Default::default()
-    };
+    let options = conformance::Options { large_object_bytes: (large_mib << 20) + 1, ..Default::default() };
     let report = conformance::run(&target, &options).await;
     if let Some(path) = junit {
-        std::fs::write(path, junit_xml(&report))
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, junit_xml(&report)).with_context(|| format!("writing {}", path.display()))?;
     }
     let (passed, failed, skipped) = report.counts();
     if env.json {
@@ -284,11 +237,7 @@ async fn test(
         }
         println!("{passed} passed, {failed} failed, {skipped} skipped");
     }
-    Ok(if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// The report as JUnit XML.
@@ -310,11 +259,9 @@ fn junit_xml(report: &Report) -> String {
         match &case.outcome {
             Outcome::Pass => {}
             Outcome::Skip(why) => xml.push_str(&format!("<skipped message=\"{}\"/>", escape(why))),
-            Outcome::Fail(why) => xml.push_str(&format!(
-                "<failure message=\"{}\">{}</failure>",
-                escape(case.rule),
-                escape(why)
-            )),
+            Outcome::Fail(why) => {
+                xml.push_str(&format!("<failure message=\"{}\">{}</failure>", escape(case.rule), escape(why)))
+            }
         }
         xml.push_str("</testcase>\n");
     }
@@ -371,15 +318,11 @@ fn print_inspection(r: &plugin::Inspection) {
         if spec.value_type != plugin::ValueType::String {
             flags.push(format!("{:?}", spec.value_type).to_lowercase());
         }
-        let flags = if flags.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", flags.join(", "))
-        };
+        let flags = if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join(", ")) };
         println!("  {key}{flags}: {}", spec.description);
     }
     println!("asks for:");
-    if r.requested.directories.is_empty() {
+    if r.requested.directories.is_empty() && r.requested.http.is_empty() {
         println!("  nothing beyond its own memory and the host's log");
     }
     for d in &r.requested.directories {
@@ -387,18 +330,24 @@ fn print_inspection(r: &plugin::Inspection) {
             Access::ReadOnly => "read-only",
             Access::ReadWrite => "read-write",
         };
-        println!(
-            "  a directory, {access}, named by the setting `{}`",
-            d.config
-        );
+        println!("  a directory, {access}, named by the setting `{}`", d.config);
     }
+    for h in &r.requested.http {
+        let signed =
+            if h.sign.is_some() { ", requests signed by the host (it never sees the credentials)" } else { "" };
+        println!("  HTTP to the endpoint named by the setting `{}`{signed}", h.config);
+    }
+
     match (&r.granted, &r.config_problem) {
         (Some(g), _) => {
             println!("with these settings it would get:");
             for d in &g.directories {
                 println!("  directory {} ({:?})", d.host_path.display(), d.access);
             }
-            println!("  and nothing else: no network, no environment, no arguments, stdin closed");
+            for h in &g.http {
+                println!("  HTTP to {}{}", h.endpoint, if h.signed { " (signed by the host)" } else { "" });
+            }
+            println!("  and nothing else: no other hosts, no environment, no arguments, stdin closed");
         }
         (None, Some(problem)) => println!("these settings do not fit: {problem}"),
         (None, None) => println!("(pass --set KEY=VALUE to see what a configuration would grant)"),
@@ -415,30 +364,14 @@ mod tests {
         let report = Report {
             plugin: "p<1>".into(),
             cases: vec![
-                CaseReport {
-                    name: "a",
-                    rule: "r & s",
-                    outcome: Outcome::Pass,
-                    millis: 5,
-                },
-                CaseReport {
-                    name: "b",
-                    rule: "r",
-                    outcome: Outcome::Fail("bad \"x\" <y>\u{1b}".into()),
-                    millis: 1,
-                },
+                CaseReport { name: "a", rule: "r & s", outcome: Outcome::Pass, millis: 5 },
+                CaseReport { name: "b", rule: "r", outcome: Outcome::Fail("bad \"x\" <y>\u{1b}".into()), millis: 1 },
             ],
         };
         let xml = junit_xml(&report);
-        assert!(
-            xml.contains("tests=\"2\" failures=\"1\" skipped=\"0\""),
-            "{xml}"
-        );
+        assert!(xml.contains("tests=\"2\" failures=\"1\" skipped=\"0\""), "{xml}");
         assert!(xml.contains("p&lt;1&gt;"));
-        assert!(
-            xml.contains("bad &quot;x&quot; &lt;y&gt;</failure>"),
-            "{xml}"
-        );
+        assert!(xml.contains("bad &quot;x&quot; &lt;y&gt;</failure>"), "{xml}");
         assert!(!xml.contains('\u{1b}'));
     }
 }

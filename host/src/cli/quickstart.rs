@@ -39,16 +39,8 @@ pub async fn run(env: &Env, args: QuickstartArgs) -> anyhow::Result<ExitCode> {
                 .join("warden")
                 .join(DEFAULT_TARGET),
         };
-        super::target_cmd::add_target(
-            env,
-            DEFAULT_TARGET,
-            "fs",
-            vec![("path".into(), data.display().to_string())],
-        )?;
-        eprintln!(
-            "created target `{DEFAULT_TARGET}` (built-in fs plugin) in {}",
-            config.path().display()
-        );
+        super::target_cmd::add_target(env, DEFAULT_TARGET, "fs", vec![("path".into(), data.display().to_string())])?;
+        eprintln!("created target `{DEFAULT_TARGET}` (built-in fs plugin) in {}", config.path().display());
     }
     let target = super::target_cmd::open(env, DEFAULT_TARGET)?;
     let work = tempfile::tempdir().context("creating a scratch directory")?;
@@ -60,66 +52,31 @@ pub async fn run(env: &Env, args: QuickstartArgs) -> anyhow::Result<ExitCode> {
             path
         }
     };
-    let key = format!(
-        "quickstart/{}",
-        source
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("sample")
-    );
+    let key = format!("quickstart/{}", source.file_name().and_then(|n| n.to_str()).unwrap_or("sample"));
     let started = std::time::Instant::now();
-    let meta = target
-        .put(&key, Body::File(source.clone()), PutOptions::default())
-        .await?;
+    let meta = target.put(&key, Body::File(source.clone()), PutOptions::default()).await?;
     let put_time = started.elapsed();
     let copy = work.path().join("copy.bin");
     let started = std::time::Instant::now();
-    let (info, file) = target
-        .get(
-            &key,
-            None,
-            std::fs::File::create(&copy).context("creating the copy")?,
-        )
-        .await?;
+    let (info, file) = target.get(&key, None, std::fs::File::create(&copy).context("creating the copy")?).await?;
     drop(file);
     let get_time = started.elapsed();
     let same = digest(&source)? == digest(&copy)?;
     let grants = target.grants();
-    let dir = grants
-        .directories
-        .first()
-        .map(|d| d.host_path.display().to_string())
-        .unwrap_or_default();
+    let dir = grants.directories.first().map(|d| d.host_path.display().to_string()).unwrap_or_default();
     if env.json {
         output::json(&serde_json::json!({
             "target": DEFAULT_TARGET, "key": key, "bytes": meta.size, "identical": same,
             "directory": dir, "put_seconds": put_time.as_secs_f64(), "get_seconds": get_time.as_secs_f64(),
         }))?;
     } else {
-        println!(
-            "put  {} as `{key}` into target `{DEFAULT_TARGET}` in {:.2?}",
-            output::bytes(meta.size),
-            put_time
-        );
-        println!(
-            "get  {} back in {:.2?}",
-            output::bytes(info.length),
-            get_time
-        );
-        println!(
-            "copy is {}",
-            if same { "byte-identical" } else { "DIFFERENT" }
-        );
+        println!("put  {} as `{key}` into target `{DEFAULT_TARGET}` in {:.2?}", output::bytes(meta.size), put_time);
+        println!("get  {} back in {:.2?}", output::bytes(info.length), get_time);
+        println!("copy is {}", if same { "byte-identical" } else { "DIFFERENT" });
         println!("the fs plugin could reach only {dir}");
-        println!(
-            "next: `warden target ls {DEFAULT_TARGET}`, `warden target show {DEFAULT_TARGET}`, `warden --help`"
-        );
+        println!("next: `warden target ls {DEFAULT_TARGET}`, `warden target show {DEFAULT_TARGET}`, `warden --help`");
     }
-    Ok(if same {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if same { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn write_sample(path: &std::path::Path, size: usize) -> anyhow::Result<()> {
@@ -140,8 +97,7 @@ fn write_sample(path: &std::path::Path, size: usize) -> anyhow::Result<()> {
 }
 
 fn digest(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut hash = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

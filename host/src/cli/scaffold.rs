@@ -15,59 +15,32 @@ const LIB_RS: &str = include_str!("template/lib.rs.txt");
 pub fn create(parent: &Path, name: &str) -> anyhow::Result<PathBuf> {
     let valid = !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && name.as_bytes()[0].is_ascii_lowercase();
     if !valid {
-        bail!(
-            "a plugin name is 1 to 64 lower-case letters, digits or `-`, starting with a letter (got {name:?})"
-        );
+        bail!("a plugin name is 1 to 64 lower-case letters, digits or `-`, starting with a letter (got {name:?})");
     }
     let dir = parent.join(name);
     if dir.exists() {
-        bail!(
-            "{} already exists; pick another name or remove it",
-            dir.display()
-        );
+        bail!("{} already exists; pick another name or remove it", dir.display());
     }
     let crate_name = name.replace('-', "_");
     let files: Vec<(String, Vec<u8>)> = [
         ("Cargo.toml".to_string(), cargo_toml(name).into_bytes()),
         ("warden.toml".to_string(), warden_toml(name).into_bytes()),
-        (
-            ".cargo/config.toml".to_string(),
-            b"[build]\ntarget = \"wasm32-wasip2\"\n".to_vec(),
-        ),
+        (".cargo/config.toml".to_string(), b"[build]\ntarget = \"wasm32-wasip2\"\n".to_vec()),
         (".gitignore".to_string(), b"/target\n".to_vec()),
-        (
-            "README.md".to_string(),
-            readme(name, &crate_name).into_bytes(),
-        ),
-        (
-            "src/lib.rs".to_string(),
-            LIB_RS
-                .replace("{{name}}", name)
-                .replace("{{crate}}", &crate_name)
-                .into_bytes(),
-        ),
-        (
-            "warden-sdk/Cargo.toml".to_string(),
-            vendored_sdk_manifest().into_bytes(),
-        ),
+        ("README.md".to_string(), readme(name, &crate_name).into_bytes()),
+        ("src/lib.rs".to_string(), LIB_RS.replace("{{name}}", name).replace("{{crate}}", &crate_name).into_bytes()),
+        ("warden-sdk/Cargo.toml".to_string(), vendored_sdk_manifest().into_bytes()),
     ]
     .into_iter()
-    .chain(
-        SDK_FILES
-            .iter()
-            .map(|(path, bytes)| (path.to_string(), bytes.to_vec())),
-    )
+    .chain(SDK_FILES.iter().map(|(path, bytes)| (path.to_string(), bytes.to_vec())))
     .collect();
     for (rel, bytes) in files {
         let path = dir.join(&rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -76,9 +49,7 @@ pub fn create(parent: &Path, name: &str) -> anyhow::Result<PathBuf> {
 
 /// The SDK's manifest without its workspace section (the new crate's workspace takes it in).
 fn vendored_sdk_manifest() -> String {
-    let cut = SDK_CARGO_TOML
-        .find("# ---- not copied")
-        .unwrap_or(SDK_CARGO_TOML.len());
+    let cut = SDK_CARGO_TOML.find("# ---- not copied").unwrap_or(SDK_CARGO_TOML.len());
     SDK_CARGO_TOML[..cut].trim_end().to_string() + "\n"
 }
 

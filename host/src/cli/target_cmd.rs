@@ -101,27 +101,13 @@ pub enum TargetCommand {
 
 pub async fn run(env: &Env, cmd: TargetCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        TargetCommand::Add {
-            name,
-            plugin,
-            settings,
-        } => add(env, &name, &plugin, settings),
+        TargetCommand::Add { name, plugin, settings } => add(env, &name, &plugin, settings),
         TargetCommand::List => list(env),
         TargetCommand::Show { name } => show(env, &name),
         TargetCommand::Remove { name } => remove(env, &name),
         TargetCommand::Test { name } => test(env, &name).await,
-        TargetCommand::Put {
-            name,
-            key,
-            file,
-            create_only,
-        } => put(env, &name, &key, file, create_only).await,
-        TargetCommand::Get {
-            name,
-            key,
-            file,
-            range,
-        } => get(env, &name, &key, file, range).await,
+        TargetCommand::Put { name, key, file, create_only } => put(env, &name, &key, file, create_only).await,
+        TargetCommand::Get { name, key, file, range } => get(env, &name, &key, file, range).await,
         TargetCommand::Head { name, key } => {
             let meta = open(env, &name)?.head(&key).await?;
             if env.json {
@@ -177,10 +163,7 @@ pub(crate) fn add_target(
     validate_target_name(name)?;
     let mut config = ConfigFile::load(&env.config_dir)?;
     if config.targets.contains_key(name) {
-        return Err(warden::Error::TargetExists {
-            name: name.to_string(),
-        }
-        .into());
+        return Err(warden::Error::TargetExists { name: name.to_string() }.into());
     }
     let catalog = Catalog::load(&env.config_dir)?;
     let plugin = catalog.resolve(&env.runtime, plugin_name)?;
@@ -190,8 +173,7 @@ pub(crate) fn add_target(
         if let Some(value) = settings.get_mut(&request.config) {
             let path = absolute(Path::new(value))?;
             if request.access == Access::ReadWrite && !path.exists() {
-                std::fs::create_dir_all(&path)
-                    .with_context(|| format!("creating {}", path.display()))?;
+                std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
             }
             *value = path.display().to_string();
         }
@@ -199,36 +181,21 @@ pub(crate) fn add_target(
     // Fail now, not at first use, if the settings do not fit.
     Target::open(&env.runtime, plugin.clone(), name, &settings)?;
     // A plugin given as a file is recorded by absolute path; names stay names.
-    let by_name = plugin::builtin::get(plugin_name).is_some()
-        || catalog.installed().contains_key(plugin_name);
-    let plugin_ref = if by_name {
-        plugin_name.to_string()
-    } else {
-        absolute(Path::new(plugin_name))?.display().to_string()
-    };
-    let entry = TargetEntry {
-        plugin: plugin_ref,
-        settings,
-    };
+    let by_name = plugin::builtin::get(plugin_name).is_some() || catalog.installed().contains_key(plugin_name);
+    let plugin_ref =
+        if by_name { plugin_name.to_string() } else { absolute(Path::new(plugin_name))?.display().to_string() };
+    let entry = TargetEntry { plugin: plugin_ref, settings };
     config.targets.insert(name.to_string(), entry.clone());
     config.save()?;
     Ok(entry)
 }
 
-fn add(
-    env: &Env,
-    name: &str,
-    plugin_name: &str,
-    settings: Vec<(String, String)>,
-) -> anyhow::Result<ExitCode> {
+fn add(env: &Env, name: &str, plugin_name: &str, settings: Vec<(String, String)>) -> anyhow::Result<ExitCode> {
     let entry = add_target(env, name, plugin_name, settings)?;
     if env.json {
         output::json(&json!({ "name": name, "plugin": entry.plugin, "settings": entry.settings }))?;
     } else {
-        println!(
-            "added target `{name}` (plugin {}); check it with `warden target test {name}`",
-            entry.plugin
-        );
+        println!("added target `{name}` (plugin {}); check it with `warden target test {name}`", entry.plugin);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -238,16 +205,10 @@ fn list(env: &Env) -> anyhow::Result<ExitCode> {
     if env.json {
         output::json(&config.targets)?;
     } else if config.targets.is_empty() {
-        println!(
-            "no targets yet; add one with `warden target add NAME --plugin fs --set path=DIR`"
-        );
+        println!("no targets yet; add one with `warden target add NAME --plugin fs --set path=DIR`");
     } else {
         for (name, entry) in &config.targets {
-            let settings: Vec<String> = entry
-                .settings
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
+            let settings: Vec<String> = entry.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
             println!("{name}\t{}\t{}", entry.plugin, settings.join(" "));
         }
     }
@@ -268,24 +229,18 @@ fn show(env: &Env, name: &str) -> anyhow::Result<ExitCode> {
         }))?;
     } else {
         println!("target:   {name}");
-        println!(
-            "plugin:   {} {} ({})",
-            target.plugin().name(),
-            target.plugin().manifest().version,
-            entry.plugin
-        );
+        println!("plugin:   {} {} ({})", target.plugin().name(), target.plugin().manifest().version, entry.plugin);
         for (k, v) in &entry.settings {
             println!("setting:  {k} = {v}");
         }
         for dir in &target.grants().directories {
-            println!(
-                "grant:    directory {} ({:?}) as `{}`",
-                dir.host_path.display(),
-                dir.access,
-                dir.config_key
-            );
+            println!("grant:    directory {} ({:?}) as `{}`", dir.host_path.display(), dir.access, dir.config_key);
         }
-        println!("grant:    nothing else (no network, no environment, no other files)");
+        for h in &target.grants().http {
+            let signed = if h.signed { " (signed by the host)" } else { "" };
+            println!("grant:    HTTP to {}{signed} as `{}`", h.endpoint, h.config_key);
+        }
+        println!("grant:    nothing else (no other hosts, no environment, no other files)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -310,33 +265,17 @@ async fn test(env: &Env, name: &str) -> anyhow::Result<ExitCode> {
         output::json(&json!({ "target": name, "ok": ok, "checks": checks }))?;
     } else {
         for c in &checks {
-            println!(
-                "{} {}: {}",
-                if c.ok { "ok  " } else { "FAIL" },
-                c.name,
-                c.detail
-            );
+            println!("{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);
         }
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-async fn put(
-    env: &Env,
-    name: &str,
-    key: &str,
-    file: Option<PathBuf>,
-    create_only: bool,
-) -> anyhow::Result<ExitCode> {
+async fn put(env: &Env, name: &str, key: &str, file: Option<PathBuf>, create_only: bool) -> anyhow::Result<ExitCode> {
     let target = open(env, name)?;
     let (body, total) = match file {
         Some(path) if path.as_os_str() != "-" => {
-            let meta =
-                std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+            let meta = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
             if !meta.is_file() {
                 anyhow::bail!("{} is not a regular file", path.display());
             }
@@ -346,21 +285,14 @@ async fn put(
     };
     let counter = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(!env.json, &format!("put {key}"), total, counter.clone());
-    let options = PutOptions {
-        create_only,
-        ..Default::default()
-    };
+    let options = PutOptions { create_only, ..Default::default() };
     let result = target.put_progress(key, body, options, Some(counter)).await;
     progress.finish();
     let meta = result?;
     if env.json {
         output::json(&meta)?;
     } else {
-        eprintln!(
-            "stored `{}` ({}) in target `{name}`",
-            meta.key,
-            output::bytes(meta.size)
-        );
+        eprintln!("stored `{}` ({}) in target `{name}`", meta.key, output::bytes(meta.size));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -382,28 +314,17 @@ async fn get(
         Some(path) if path.as_os_str() != "-" => {
             // Write beside the destination and rename at the end: a failed get leaves no
             // partial file, and an existing file is replaced only by a complete copy.
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
             let temp = tempfile::NamedTempFile::new_in(dir)
                 .with_context(|| format!("creating a file in {}", dir.display()))?;
-            let sink = CountingSink {
-                inner: BufWriter::with_capacity(1 << 20, temp),
-                counter: counter.clone(),
-            };
+            let sink = CountingSink { inner: BufWriter::with_capacity(1 << 20, temp), counter: counter.clone() };
             let progress = Progress::start(!env.json, &format!("get {key}"), total, counter);
             let result = target.get(key, range, sink).await;
             progress.finish();
             let (info, sink) = result?;
-            let temp = sink
-                .inner
-                .into_inner()
-                .map_err(|e| e.into_error())
-                .context("writing the file")?;
+            let temp = sink.inner.into_inner().map_err(|e| e.into_error()).context("writing the file")?;
             temp.as_file().sync_all().context("syncing the file")?;
-            temp.persist(&path)
-                .with_context(|| format!("moving the file into place at {}", path.display()))?;
+            temp.persist(&path).with_context(|| format!("moving the file into place at {}", path.display()))?;
             if env.json {
                 output::json(&info)?;
             } else {
@@ -411,10 +332,8 @@ async fn get(
             }
         }
         _ => {
-            let sink = CountingSink {
-                inner: BufWriter::with_capacity(1 << 20, std::io::stdout()),
-                counter: counter.clone(),
-            };
+            let sink =
+                CountingSink { inner: BufWriter::with_capacity(1 << 20, std::io::stdout()), counter: counter.clone() };
             let progress = Progress::start(!env.json, &format!("get {key}"), total, counter);
             let result = target.get(key, range, sink).await;
             progress.finish();
@@ -434,8 +353,7 @@ struct CountingSink<W> {
 impl<W: Write> Write for CountingSink<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.counter
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 
@@ -445,30 +363,17 @@ impl<W: Write> Write for CountingSink<W> {
 }
 
 fn parse_range(s: &str) -> Result<ByteRange, String> {
-    let number = |t: &str| {
-        t.trim()
-            .parse::<u64>()
-            .map_err(|_| format!("{t:?} is not a byte count"))
-    };
+    let number = |t: &str| t.trim().parse::<u64>().map_err(|_| format!("{t:?} is not a byte count"));
     if let Some((a, b)) = s.split_once('-') {
         let (start, end) = (number(a)?, number(b)?);
         if end < start {
             return Err(format!("the range {s} ends before it starts"));
         }
-        Ok(ByteRange {
-            offset: start,
-            length: Some(end - start + 1),
-        })
+        Ok(ByteRange { offset: start, length: Some(end - start + 1) })
     } else if let Some((a, b)) = s.split_once('+') {
-        Ok(ByteRange {
-            offset: number(a)?,
-            length: Some(number(b)?),
-        })
+        Ok(ByteRange { offset: number(a)?, length: Some(number(b)?) })
     } else {
-        Ok(ByteRange {
-            offset: number(s)?,
-            length: None,
-        })
+        Ok(ByteRange { offset: number(s)?, length: None })
     }
 }
 
@@ -489,12 +394,7 @@ fn format_time(ns: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]
@@ -503,27 +403,9 @@ mod tests {
 
     #[test]
     fn ranges_parse() {
-        assert_eq!(
-            parse_range("10").unwrap(),
-            ByteRange {
-                offset: 10,
-                length: None
-            }
-        );
-        assert_eq!(
-            parse_range("10-19").unwrap(),
-            ByteRange {
-                offset: 10,
-                length: Some(10)
-            }
-        );
-        assert_eq!(
-            parse_range("10+5").unwrap(),
-            ByteRange {
-                offset: 10,
-                length: Some(5)
-            }
-        );
+        assert_eq!(parse_range("10").unwrap(), ByteRange { offset: 10, length: None });
+        assert_eq!(parse_range("10-19").unwrap(), ByteRange { offset: 10, length: Some(10) });
+        assert_eq!(parse_range("10+5").unwrap(), ByteRange { offset: 10, length: Some(5) });
         assert!(parse_range("9-1").is_err());
         assert!(parse_range("x").is_err());
     }
@@ -531,9 +413,6 @@ mod tests {
     #[test]
     fn times_format() {
         assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(
-            format_time(1_764_115_200 * 1_000_000_000),
-            "2025-11-26 00:00:00 UTC"
-        );
+        assert_eq!(format_time(1_764_115_200 * 1_000_000_000), "2025-11-26 00:00:00 UTC");
     }
 }

@@ -55,17 +55,12 @@ impl ConfigFile {
     pub fn load(dir: &Path) -> Result<ConfigFile> {
         let path = dir.join(FILE_NAME);
         let contents = match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str::<FileContents>(&text).map_err(|e| Error::ConfigFile {
-                path: path.clone(),
-                reason: e.message().to_string(),
-            })?,
+            Ok(text) => toml::from_str::<FileContents>(&text)
+                .map_err(|e| Error::ConfigFile { path: path.clone(), reason: e.message().to_string() })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileContents::default(),
             Err(e) => return Err(Error::io("reading the configuration", &path, e)),
         };
-        Ok(ConfigFile {
-            path,
-            targets: contents.targets,
-        })
+        Ok(ConfigFile { path, targets: contents.targets })
     }
 
     /// Where the file lives.
@@ -75,9 +70,7 @@ impl ConfigFile {
 
     /// A target by name.
     pub fn target(&self, name: &str) -> Result<&TargetEntry> {
-        self.targets.get(name).ok_or_else(|| Error::UnknownTarget {
-            name: name.to_string(),
-        })
+        self.targets.get(name).ok_or_else(|| Error::UnknownTarget { name: name.to_string() })
     }
 
     /// Save the file atomically, creating the directory (0700) if needed.
@@ -87,16 +80,9 @@ impl ConfigFile {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(dir)
-            .map_err(|e| Error::io("creating the config directory", dir, e))?;
-        let text = toml::to_string_pretty(&FileContents {
-            targets: self.targets.clone(),
-        })
-        .map_err(|e| Error::ConfigFile {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
+        builder.create(dir).map_err(|e| Error::io("creating the config directory", dir, e))?;
+        let text = toml::to_string_pretty(&FileContents { targets: self.targets.clone() })
+            .map_err(|e| Error::ConfigFile { path: self.path.clone(), reason: e.to_string() })?;
         let text = format!("# Warden's targets; edit with `warden target add/remove`.\n{text}");
         crate::runtime::write_atomically(&self.path, text.as_bytes())
     }
@@ -106,9 +92,7 @@ impl ConfigFile {
 pub fn validate_target_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -131,23 +115,14 @@ mod tests {
         assert!(cfg.targets.is_empty());
         cfg.targets.insert(
             "t".into(),
-            TargetEntry {
-                plugin: "fs".into(),
-                settings: [("path".to_string(), "/x".to_string())].into(),
-            },
+            TargetEntry { plugin: "fs".into(), settings: [("path".to_string(), "/x".to_string())].into() },
         );
         cfg.save().unwrap();
         let again = ConfigFile::load(dir.path()).unwrap();
         assert_eq!(again.target("t").unwrap().settings["path"], "/x");
-        assert!(matches!(
-            again.target("u"),
-            Err(Error::UnknownTarget { .. })
-        ));
+        assert!(matches!(again.target("u"), Err(Error::UnknownTarget { .. })));
         std::fs::write(dir.path().join(FILE_NAME), "targets = 3").unwrap();
-        assert!(matches!(
-            ConfigFile::load(dir.path()),
-            Err(Error::ConfigFile { .. })
-        ));
+        assert!(matches!(ConfigFile::load(dir.path()), Err(Error::ConfigFile { .. })));
     }
 
     #[test]

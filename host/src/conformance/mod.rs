@@ -29,11 +29,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            large_object_bytes: (64 << 20) + 1,
-            list_keys: 1100,
-            concurrent_writers: 4,
-        }
+        Options { large_object_bytes: (64 << 20) + 1, list_keys: 1100, concurrent_writers: 4 }
     }
 }
 
@@ -75,10 +71,7 @@ pub struct Report {
 impl Report {
     /// Whether no case failed.
     pub fn passed(&self) -> bool {
-        !self
-            .cases
-            .iter()
-            .any(|c| matches!(c.outcome, Outcome::Fail(_)))
+        !self.cases.iter().any(|c| matches!(c.outcome, Outcome::Fail(_)))
     }
 
     /// Count of (passed, failed, skipped).
@@ -126,20 +119,9 @@ impl Ctx<'_> {
     }
 
     async fn put(&self, key: &str, data: &[u8]) -> Result<(), CaseEnd> {
-        let meta = self
-            .target
-            .put(
-                key,
-                Body::Bytes(data.to_vec().into()),
-                PutOptions::default(),
-            )
-            .await?;
+        let meta = self.target.put(key, Body::Bytes(data.to_vec().into()), PutOptions::default()).await?;
         if meta.size != data.len() as u64 {
-            return fail(format!(
-                "put `{key}` of {} bytes reported size {}",
-                data.len(),
-                meta.size
-            ));
+            return fail(format!("put `{key}` of {} bytes reported size {}", data.len(), meta.size));
         }
         Ok(())
     }
@@ -162,31 +144,18 @@ impl Ctx<'_> {
 }
 
 /// Expect an error of class `class`, naming what the contract says.
-fn expect_class<T: std::fmt::Debug>(
-    what: &str,
-    result: Result<T, Error>,
-    class: ErrorClass,
-) -> CaseResult {
+fn expect_class<T: std::fmt::Debug>(what: &str, result: Result<T, Error>, class: ErrorClass) -> CaseResult {
     match result {
         Err(e) if e.class() == class => Ok(()),
-        Err(e) => fail(format!(
-            "{what}: expected a `{class}` error, got `{}`: {e}",
-            e.class()
-        )),
-        Ok(v) => fail(format!(
-            "{what}: expected a `{class}` error, but it succeeded ({v:?})"
-        )),
+        Err(e) => fail(format!("{what}: expected a `{class}` error, got `{}`: {e}", e.class())),
+        Ok(v) => fail(format!("{what}: expected a `{class}` error, but it succeeded ({v:?})")),
     }
 }
 
 /// Run the whole suite against `target`.
 pub async fn run(target: &Target, options: &Options) -> Report {
     let prefix = format!("warden-conformance-{:016x}/", rand::random::<u64>());
-    let ctx = Ctx {
-        target,
-        prefix,
-        options,
-    };
+    let ctx = Ctx { target, prefix, options };
     let mut cases = Vec::new();
     macro_rules! case {
         ($name:literal, $rule:literal, $body:expr) => {{
@@ -196,69 +165,28 @@ pub async fn run(target: &Target, options: &Options) -> Report {
                 Err(CaseEnd::Fail(why)) => Outcome::Fail(why),
                 Err(CaseEnd::Skip(why)) => Outcome::Skip(why),
             };
-            cases.push(CaseReport {
-                name: $name,
-                rule: $rule,
-                outcome,
-                millis: start.elapsed().as_millis(),
-            });
+            cases.push(CaseReport { name: $name, rule: $rule, outcome, millis: start.elapsed().as_millis() });
         }};
     }
-    case!(
-        "features",
-        "features are declared and sane (a listing page holds at least one object)",
-        features(&ctx)
-    );
+    case!("features", "features are declared and sane (a listing page holds at least one object)", features(&ctx));
     case!(
         "test-connection",
         "test-connection runs its checks and they pass on a working location",
         test_connection(&ctx)
     );
-    case!(
-        "zero-length",
-        "a zero-length object is stored, reported and read back as empty",
-        zero_length(&ctx)
-    );
-    case!(
-        "large-streamed",
-        "a large object streams through put and get intact (SHA-256 compared)",
-        large(&ctx)
-    );
-    case!(
-        "overwrite",
-        "put replaces an existing object whole",
-        overwrite(&ctx)
-    );
-    case!(
-        "create-only",
-        "a create-only put fails with already-exists and keeps the first object",
-        create_only(&ctx)
-    );
-    case!(
-        "head",
-        "head reports the size; a missing key is not-found",
-        head(&ctx)
-    );
-    case!(
-        "get-matches-head",
-        "get returns exactly as many bytes as head reports",
-        get_matches_head(&ctx)
-    );
-    case!(
-        "missing-key",
-        "get of a missing key is not-found",
-        missing(&ctx)
-    );
+    case!("zero-length", "a zero-length object is stored, reported and read back as empty", zero_length(&ctx));
+    case!("large-streamed", "a large object streams through put and get intact (SHA-256 compared)", large(&ctx));
+    case!("overwrite", "put replaces an existing object whole", overwrite(&ctx));
+    case!("create-only", "a create-only put fails with already-exists and keeps the first object", create_only(&ctx));
+    case!("head", "head reports the size; a missing key is not-found", head(&ctx));
+    case!("get-matches-head", "get returns exactly as many bytes as head reports", get_matches_head(&ctx));
+    case!("missing-key", "get of a missing key is not-found", missing(&ctx));
     case!(
         "ranges",
         "ranges return exactly their bytes, are cut at the end, and past the end are invalid-input",
         ranges(&ctx)
     );
-    case!(
-        "delete",
-        "delete removes the object; deleting a missing key succeeds",
-        delete(&ctx)
-    );
+    case!("delete", "delete removes the object; deleting a missing key succeeds", delete(&ctx));
     case!(
         "listing-pages",
         "listing past one page returns every key once, in order, and only under the prefix",
@@ -279,31 +207,16 @@ pub async fn run(target: &Target, options: &Options) -> Report {
         "an object `a` beside objects under `a/` works, or (prefix-keys false) is refused with invalid-input keeping the first",
         prefix_keys(&ctx)
     );
-    case!(
-        "size-mismatch",
-        "a body shorter or longer than declared fails and stores nothing",
-        size_mismatch(&ctx)
-    );
-    case!(
-        "failing-body",
-        "a body that fails mid-put leaves no object and keeps the previous one",
-        failing_body(&ctx)
-    );
-    case!(
-        "concurrent-writers",
-        "racing writers to one key leave exactly one whole body",
-        concurrent(&ctx)
-    );
+    case!("size-mismatch", "a body shorter or longer than declared fails and stores nothing", size_mismatch(&ctx));
+    case!("failing-body", "a body that fails mid-put leaves no object and keeps the previous one", failing_body(&ctx));
+    case!("concurrent-writers", "racing writers to one key leave exactly one whole body", concurrent(&ctx));
     // Best effort: a plugin that cannot delete already failed above.
     if let Ok(objects) = target.list_all(&ctx.prefix).await {
         for object in objects {
             let _ = target.delete(&object.key).await;
         }
     }
-    Report {
-        plugin: target.plugin().name().to_string(),
-        cases,
-    }
+    Report { plugin: target.plugin().name().to_string(), cases }
 }
 
 async fn features(ctx: &Ctx<'_>) -> CaseResult {
@@ -320,10 +233,7 @@ async fn test_connection(ctx: &Ctx<'_>) -> CaseResult {
         return fail("it returned no checks; an operator learns nothing from it");
     }
     if let Some(bad) = checks.iter().find(|c| !c.ok) {
-        return fail(format!(
-            "check `{}` failed on a working location: {}",
-            bad.name, bad.detail
-        ));
+        return fail(format!("check `{}` failed on a working location: {}", bad.name, bad.detail));
     }
     Ok(())
 }
@@ -333,10 +243,7 @@ async fn zero_length(ctx: &Ctx<'_>) -> CaseResult {
     ctx.put(&key, b"").await?;
     let meta = ctx.target.head(&key).await?;
     if meta.size != 0 {
-        return fail(format!(
-            "head reported {} bytes for an empty object",
-            meta.size
-        ));
+        return fail(format!("head reported {} bytes for an empty object", meta.size));
     }
     ctx.expect_content(&key, b"").await
 }
@@ -346,23 +253,11 @@ async fn large(ctx: &Ctx<'_>) -> CaseResult {
     let size = ctx.options.large_object_bytes;
     let (tx_hash, rx_hash) = std::sync::mpsc::channel();
     // Hash as the bytes go, so memory stays flat whatever the size.
-    let reader = HashingReader {
-        inner: PatternReader::new(size, 7),
-        hash: Some(Sha256::new()),
-        done: Some(tx_hash),
-    };
-    let meta = ctx
-        .target
-        .put(&key, Body::Reader(Box::new(reader)), PutOptions::default())
-        .await?;
-    let sent = rx_hash
-        .recv()
-        .map_err(|_| CaseEnd::Fail("the body was not read to the end".into()))?;
+    let reader = HashingReader { inner: PatternReader::new(size, 7), hash: Some(Sha256::new()), done: Some(tx_hash) };
+    let meta = ctx.target.put(&key, Body::Reader(Box::new(reader)), PutOptions::default()).await?;
+    let sent = rx_hash.recv().map_err(|_| CaseEnd::Fail("the body was not read to the end".into()))?;
     if meta.size != size {
-        return fail(format!(
-            "put reported {} bytes for a {size}-byte body",
-            meta.size
-        ));
+        return fail(format!("put reported {} bytes for a {size}-byte body", meta.size));
     }
     let (info, sink) = ctx.target.get(&key, None, HashingWriter::default()).await?;
     if info.length != size {
@@ -380,37 +275,20 @@ async fn overwrite(ctx: &Ctx<'_>) -> CaseResult {
     ctx.put(&key, &[2u8; 50]).await?;
     let meta = ctx.target.head(&key).await?;
     if meta.size != 50 {
-        return fail(format!(
-            "after overwriting 100 bytes with 50, head reports {}",
-            meta.size
-        ));
+        return fail(format!("after overwriting 100 bytes with 50, head reports {}", meta.size));
     }
     ctx.expect_content(&key, &[2u8; 50]).await
 }
 
 async fn create_only(ctx: &Ctx<'_>) -> CaseResult {
     if !ctx.target.features().await?.create_only {
-        return Err(CaseEnd::Skip(
-            "the plugin does not declare create-only".into(),
-        ));
+        return Err(CaseEnd::Skip("the plugin does not declare create-only".into()));
     }
     let key = ctx.key("lock");
-    let opts = PutOptions {
-        create_only: true,
-        ..Default::default()
-    };
-    ctx.target
-        .put(&key, Body::Bytes(b"first".to_vec().into()), opts)
-        .await?;
-    let second = ctx
-        .target
-        .put(&key, Body::Bytes(b"second".to_vec().into()), opts)
-        .await;
-    expect_class(
-        "a second create-only put",
-        second,
-        ErrorClass::AlreadyExists,
-    )?;
+    let opts = PutOptions { create_only: true, ..Default::default() };
+    ctx.target.put(&key, Body::Bytes(b"first".to_vec().into()), opts).await?;
+    let second = ctx.target.put(&key, Body::Bytes(b"second".to_vec().into()), opts).await;
+    expect_class("a second create-only put", second, ErrorClass::AlreadyExists)?;
     ctx.expect_content(&key, b"first").await
 }
 
@@ -419,16 +297,9 @@ async fn head(ctx: &Ctx<'_>) -> CaseResult {
     ctx.put(&key, &[9u8; 1234]).await?;
     let meta = ctx.target.head(&key).await?;
     if meta.size != 1234 || meta.key != key {
-        return fail(format!(
-            "head returned key {:?} size {} for `{key}` of 1234 bytes",
-            meta.key, meta.size
-        ));
+        return fail(format!("head returned key {:?} size {} for `{key}` of 1234 bytes", meta.key, meta.size));
     }
-    expect_class(
-        "head of a missing key",
-        ctx.target.head(&ctx.key("head-missing")).await,
-        ErrorClass::NotFound,
-    )
+    expect_class("head of a missing key", ctx.target.head(&ctx.key("head-missing")).await, ErrorClass::NotFound)
 }
 
 async fn get_matches_head(ctx: &Ctx<'_>) -> CaseResult {
@@ -437,21 +308,13 @@ async fn get_matches_head(ctx: &Ctx<'_>) -> CaseResult {
     let head = ctx.target.head(&key).await?;
     let got = ctx.get(&key, None).await?;
     if head.size != got.len() as u64 {
-        return fail(format!(
-            "head reports {} bytes but get returned {}",
-            head.size,
-            got.len()
-        ));
+        return fail(format!("head reports {} bytes but get returned {}", head.size, got.len()));
     }
     Ok(())
 }
 
 async fn missing(ctx: &Ctx<'_>) -> CaseResult {
-    expect_class(
-        "get of a missing key",
-        ctx.get(&ctx.key("missing"), None).await,
-        ErrorClass::NotFound,
-    )?;
+    expect_class("get of a missing key", ctx.get(&ctx.key("missing"), None).await, ErrorClass::NotFound)?;
     expect_class(
         "get of a missing key below a missing directory",
         ctx.get(&ctx.key("no/such/dir/key"), None).await,
@@ -476,29 +339,13 @@ async fn ranges(ctx: &Ctx<'_>) -> CaseResult {
             return fail(format!(
                 "range offset {offset} length {length:?} returned {} bytes{}, expected the {} bytes at that offset",
                 got.len(),
-                if got.len() == want.len() {
-                    " of other content"
-                } else {
-                    ""
-                },
+                if got.len() == want.len() { " of other content" } else { "" },
                 want.len()
             ));
         }
     }
-    let past = ctx
-        .get(
-            &key,
-            Some(ByteRange {
-                offset: 1001,
-                length: Some(1),
-            }),
-        )
-        .await;
-    expect_class(
-        "a range starting past the end",
-        past,
-        ErrorClass::InvalidInput,
-    )
+    let past = ctx.get(&key, Some(ByteRange { offset: 1001, length: Some(1) })).await;
+    expect_class("a range starting past the end", past, ErrorClass::InvalidInput)
 }
 
 async fn delete(ctx: &Ctx<'_>) -> CaseResult {
@@ -506,18 +353,8 @@ async fn delete(ctx: &Ctx<'_>) -> CaseResult {
     let key = ctx.key("deleted/inner");
     ctx.put(&key, b"x").await?;
     ctx.target.delete(&key).await?;
-    expect_class(
-        "head after delete",
-        ctx.target.head(&key).await,
-        ErrorClass::NotFound,
-    )?;
-    if ctx
-        .target
-        .list_all(&ctx.key("deleted/"))
-        .await?
-        .iter()
-        .any(|o| o.key == key)
-    {
+    expect_class("head after delete", ctx.target.head(&key).await, ErrorClass::NotFound)?;
+    if ctx.target.list_all(&ctx.key("deleted/")).await?.iter().any(|o| o.key == key) {
         return fail("a deleted key is still listed");
     }
     ctx.target.delete(&key).await?;
@@ -535,30 +372,19 @@ async fn listing(ctx: &Ctx<'_>) -> CaseResult {
     let all = ctx.target.list_all(&dir).await?;
     let listed: Vec<&str> = all.iter().map(|o| o.key.as_str()).collect();
     if listed != keys.iter().map(String::as_str).collect::<Vec<_>>() {
-        let missing = keys
-            .iter()
-            .filter(|k| !listed.contains(&k.as_str()))
-            .count();
+        let missing = keys.iter().filter(|k| !listed.contains(&k.as_str())).count();
         return fail(format!(
             "listing returned {} keys for {n} put ({missing} missing, or out of order)",
             listed.len()
         ));
     }
     if let Some(bad) = all.iter().find(|o| o.size != o.key.len() as u64) {
-        return fail(format!(
-            "listing reported size {} for `{}` of {} bytes",
-            bad.size,
-            bad.key,
-            bad.key.len()
-        ));
+        return fail(format!("listing reported size {} for `{}` of {} bytes", bad.size, bad.key, bad.key.len()));
     }
     let first = ctx.target.list(&dir, None, 0).await?;
     let page = ctx.target.features().await?.max_list_page as usize;
     if n > page && first.next.is_none() {
-        return fail(format!(
-            "the first page holds {} of {n} keys but has no next cursor",
-            first.objects.len()
-        ));
+        return fail(format!("the first page holds {} of {n} keys but has no next cursor", first.objects.len()));
     }
     // Small pages must add up to the same listing.
     let mut paged = Vec::new();
@@ -575,10 +401,7 @@ async fn listing(ctx: &Ctx<'_>) -> CaseResult {
         }
     }
     if paged != keys {
-        return fail(format!(
-            "pages of 7 returned {} keys for {n}, or in another order",
-            paged.len()
-        ));
+        return fail(format!("pages of 7 returned {} keys for {n}, or in another order", paged.len()));
     }
     Ok(())
 }
@@ -642,24 +465,10 @@ async fn check_distinct_keys(ctx: &Ctx<'_>, dir: &str, keys: Vec<String>) -> Cas
             Err(e) => return fail(format!("key {key:?}: {e}")),
         }
     }
-    let listed: Vec<String> = ctx
-        .target
-        .list_all(dir)
-        .await?
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
+    let listed: Vec<String> = ctx.target.list_all(dir).await?.into_iter().map(|o| o.key).collect();
     if listed != keys {
-        let missing: Vec<&String> = keys
-            .iter()
-            .filter(|k| !listed.contains(k))
-            .take(5)
-            .collect();
-        let extra: Vec<&String> = listed
-            .iter()
-            .filter(|k| !keys.contains(k))
-            .take(5)
-            .collect();
+        let missing: Vec<&String> = keys.iter().filter(|k| !listed.contains(k)).take(5).collect();
+        let extra: Vec<&String> = listed.iter().filter(|k| !keys.contains(k)).take(5).collect();
         return fail(format!(
             "the listing differs from the keys put: missing {missing:?}, unexpected {extra:?} (or out of order)"
         ));
@@ -674,23 +483,13 @@ async fn prefix_keys(ctx: &Ctx<'_>) -> CaseResult {
     let (short2, long2) = (ctx.key("nest2/a"), ctx.key("nest2/a/b"));
     for (first, second) in [(&short, &long), (&long2, &short2)] {
         ctx.put(first, first.as_bytes()).await?;
-        let result = ctx
-            .target
-            .put(
-                second,
-                Body::Bytes(second.as_bytes().to_vec().into()),
-                PutOptions::default(),
-            )
-            .await;
+        let result =
+            ctx.target.put(second, Body::Bytes(second.as_bytes().to_vec().into()), PutOptions::default()).await;
         if supported {
             result?;
             ctx.expect_content(second, second.as_bytes()).await?;
         } else {
-            expect_class(
-                &format!("put `{second}` beside `{first}`"),
-                result,
-                ErrorClass::InvalidInput,
-            )?;
+            expect_class(&format!("put `{second}` beside `{first}`"), result, ErrorClass::InvalidInput)?;
         }
         ctx.expect_content(first, first.as_bytes()).await?;
     }
@@ -700,24 +499,10 @@ async fn prefix_keys(ctx: &Ctx<'_>) -> CaseResult {
 async fn size_mismatch(ctx: &Ctx<'_>) -> CaseResult {
     for (name, declared) in [("short", 11u64), ("long", 9u64)] {
         let key = ctx.key(&format!("mismatch-{name}"));
-        let opts = PutOptions {
-            declared_size: Some(declared),
-            ..Default::default()
-        };
-        let result = ctx
-            .target
-            .put(&key, Body::Bytes(vec![0u8; 10].into()), opts)
-            .await;
-        expect_class(
-            &format!("a 10-byte body declared as {declared}"),
-            result,
-            ErrorClass::InvalidInput,
-        )?;
-        expect_class(
-            "head after the refused put",
-            ctx.target.head(&key).await,
-            ErrorClass::NotFound,
-        )?;
+        let opts = PutOptions { declared_size: Some(declared), ..Default::default() };
+        let result = ctx.target.put(&key, Body::Bytes(vec![0u8; 10].into()), opts).await;
+        expect_class(&format!("a 10-byte body declared as {declared}"), result, ErrorClass::InvalidInput)?;
+        expect_class("head after the refused put", ctx.target.head(&key).await, ErrorClass::NotFound)?;
     }
     Ok(())
 }
@@ -726,22 +511,13 @@ async fn failing_body(ctx: &Ctx<'_>) -> CaseResult {
     let key = ctx.key("failing-body");
     ctx.put(&key, b"previous").await?;
     let reader = FailingReader { left: 3 << 20 };
-    match ctx
-        .target
-        .put(&key, Body::Reader(Box::new(reader)), PutOptions::default())
-        .await
-    {
+    match ctx.target.put(&key, Body::Reader(Box::new(reader)), PutOptions::default()).await {
         Ok(meta) => {
-            return fail(format!(
-                "a body that failed after 3 MiB was stored ({} bytes)",
-                meta.size
-            ));
+            return fail(format!("a body that failed after 3 MiB was stored ({} bytes)", meta.size));
         }
         Err(Error::Io { .. }) => {}
         Err(e) => {
-            return fail(format!(
-                "expected the body's own failure to be reported, got: {e}"
-            ));
+            return fail(format!("expected the body's own failure to be reported, got: {e}"));
         }
     }
     ctx.expect_content(&key, b"previous").await
@@ -755,13 +531,7 @@ async fn concurrent(ctx: &Ctx<'_>) -> CaseResult {
     for w in 0..writers {
         let (target, key) = (ctx.target.clone(), key.clone());
         tasks.spawn(async move {
-            target
-                .put(
-                    &key,
-                    Body::Bytes(vec![w as u8 + 1; size].into()),
-                    PutOptions::default(),
-                )
-                .await
+            target.put(&key, Body::Bytes(vec![w as u8 + 1; size].into()), PutOptions::default()).await
         });
     }
     while let Some(joined) = tasks.join_next().await {
@@ -773,25 +543,15 @@ async fn concurrent(ctx: &Ctx<'_>) -> CaseResult {
     }
     let got = ctx.get(&key, None).await?;
     let first = got.first().copied().unwrap_or(0);
-    if got.len() != size
-        || first == 0
-        || first as usize > writers
-        || got.iter().any(|b| *b != first)
-    {
-        return fail(format!(
-            "after {writers} racing writers the object is {} bytes of mixed content",
-            got.len()
-        ));
+    if got.len() != size || first == 0 || first as usize > writers || got.iter().any(|b| *b != first) {
+        return fail(format!("after {writers} racing writers the object is {} bytes of mixed content", got.len()));
     }
     Ok(())
 }
 
 /// Put each key with the key itself as content, a few at a time.
 async fn put_keys(target: &Target, keys: &[String]) -> Result<(), CaseEnd> {
-    let items: Vec<(String, Vec<u8>)> = keys
-        .iter()
-        .map(|k| (k.clone(), k.as_bytes().to_vec()))
-        .collect();
+    let items: Vec<(String, Vec<u8>)> = keys.iter().map(|k| (k.clone(), k.as_bytes().to_vec())).collect();
     let mut tasks = tokio::task::JoinSet::new();
     let items = Arc::new(std::sync::Mutex::new(items));
     for _ in 0..4 {
@@ -802,9 +562,7 @@ async fn put_keys(target: &Target, keys: &[String]) -> Result<(), CaseEnd> {
                 let Some((key, data)) = next else {
                     return Ok::<(), Error>(());
                 };
-                target
-                    .put(&key, Body::Bytes(data.into()), PutOptions::default())
-                    .await?;
+                target.put(&key, Body::Bytes(data.into()), PutOptions::default()).await?;
             }
         });
     }
@@ -825,10 +583,7 @@ struct PatternReader {
 
 impl PatternReader {
     fn new(size: u64, seed: u64) -> Self {
-        PatternReader {
-            left: size,
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
-        }
+        PatternReader { left: size, state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 }
     }
 }
 
@@ -893,9 +648,7 @@ struct FailingReader {
 impl Read for FailingReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.left == 0 {
-            return Err(std::io::Error::other(
-                "the source failed (simulated by the conformance suite)",
-            ));
+            return Err(std::io::Error::other("the source failed (simulated by the conformance suite)"));
         }
         let n = buf.len().min(self.left);
         buf[..n].fill(0x5a);

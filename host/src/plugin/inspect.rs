@@ -44,11 +44,7 @@ pub struct Inspection {
 }
 
 /// Describe a plugin, and what `settings` (if any) would grant it.
-pub fn inspect(
-    runtime: &Runtime,
-    plugin: &Plugin,
-    settings: Option<&BTreeMap<String, String>>,
-) -> Result<Inspection> {
+pub fn inspect(runtime: &Runtime, plugin: &Plugin, settings: Option<&BTreeMap<String, String>>) -> Result<Inspection> {
     let manifest = plugin.manifest();
     let (granted, config_problem) = match settings {
         None => (None, None),
@@ -67,16 +63,10 @@ pub fn inspect(
         source: plugin.source().to_string(),
         sha256: plugin.sha256().to_string(),
         api_version: plugin.api_version().to_string(),
-        kinds: manifest
-            .kinds
-            .iter()
-            .map(|k| format!("{k:?}").to_lowercase())
-            .collect(),
+        kinds: manifest.kinds.iter().map(|k| format!("{k:?}").to_lowercase()).collect(),
         protocols: manifest.protocols.clone(),
         exports: export_names(runtime, plugin.component()),
-        imports: import_names(runtime, plugin.component())
-            .into_iter()
-            .collect(),
+        imports: import_names(runtime, plugin.component()).into_iter().collect(),
         config: manifest.config.clone(),
         requested: manifest.capabilities.clone(),
         granted,

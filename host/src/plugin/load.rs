@@ -49,26 +49,18 @@ pub struct RawSections {
 /// Parse the bytes as a component and pull out Warden's custom sections (at any nesting
 /// depth: a guest's `#[link_section]` lands in the core module inside the component).
 pub fn read_sections(source_name: &str, bytes: &[u8]) -> Result<RawSections> {
-    let not_component = |reason: String| Error::NotAComponent {
-        source_name: source_name.to_string(),
-        reason,
-    };
+    let not_component = |reason: String| Error::NotAComponent { source_name: source_name.to_string(), reason };
     if bytes.is_empty() {
         return Err(not_component("the file is empty".into()));
     }
     if !bytes.starts_with(b"\0asm") {
-        return Err(not_component(
-            "it is not WebAssembly (no `\\0asm` header)".into(),
-        ));
+        return Err(not_component("it is not WebAssembly (no `\\0asm` header)".into()));
     }
     let mut sections = RawSections::default();
     let mut first = true;
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| {
-            not_component(format!(
-                "it is not valid WebAssembly (truncated or damaged?): {}",
-                e.message()
-            ))
+            not_component(format!("it is not valid WebAssembly (truncated or damaged?): {}", e.message()))
         })?;
         match payload {
             Payload::Version { encoding, .. } if first => {
@@ -83,23 +75,14 @@ pub fn read_sections(source_name: &str, bytes: &[u8]) -> Result<RawSections> {
             Payload::CustomSection(reader) if reader.name() == MANIFEST_SECTION => {
                 let previous = sections.manifest.replace(reader.data().to_vec());
                 if previous.is_some() {
-                    return Err(not_component(format!(
-                        "it has more than one `{MANIFEST_SECTION}` section"
-                    )));
+                    return Err(not_component(format!("it has more than one `{MANIFEST_SECTION}` section")));
                 }
             }
             Payload::CustomSection(reader) if reader.name() == API_VERSION_SECTION => {
-                let text = std::str::from_utf8(reader.data()).map_err(|_| {
-                    not_component(format!("its `{API_VERSION_SECTION}` section is not text"))
-                })?;
-                if sections
-                    .api_version
-                    .replace(text.trim().to_string())
-                    .is_some()
-                {
-                    return Err(not_component(format!(
-                        "it has more than one `{API_VERSION_SECTION}` section"
-                    )));
+                let text = std::str::from_utf8(reader.data())
+                    .map_err(|_| not_component(format!("its `{API_VERSION_SECTION}` section is not text")))?;
+                if sections.api_version.replace(text.trim().to_string()).is_some() {
+                    return Err(not_component(format!("it has more than one `{API_VERSION_SECTION}` section")));
                 }
             }
             _ => {}
@@ -110,8 +93,7 @@ pub fn read_sections(source_name: &str, bytes: &[u8]) -> Result<RawSections> {
 
 /// Read a component file, refusing what is too large to be a plugin.
 pub(crate) fn read_component_file(path: &Path) -> Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| Error::io("reading the plugin file", path, e))?;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("reading the plugin file", path, e))?;
     if !meta.is_file() {
         return Err(Error::NotAComponent {
             source_name: path.display().to_string(),
@@ -158,13 +140,13 @@ impl Plugin {
                 "it has no `{MANIFEST_SECTION}` section; build it with warden-sdk, or add one with `warden plugin pack`"
             ),
         })?;
-        let manifest = Manifest::parse(&manifest_bytes).map_err(|reason| Error::Manifest {
-            plugin: source_name.clone(),
-            reason,
-        })?;
+        let manifest = Manifest::parse(&manifest_bytes)
+            .map_err(|reason| Error::Manifest { plugin: source_name.clone(), reason })?;
         let api_version = sections.api_version.ok_or_else(|| Error::Manifest {
             plugin: manifest.name.clone(),
-            reason: format!("it has no `{API_VERSION_SECTION}` section, so the host cannot tell which API it was built for"),
+            reason: format!(
+                "it has no `{API_VERSION_SECTION}` section, so the host cannot tell which API it was built for"
+            ),
         })?;
         if !SUPPORTED_API_VERSIONS.contains(&api_version.as_str()) {
             return Err(Error::UnsupportedApi {
@@ -182,24 +164,30 @@ impl Plugin {
         let component = runtime.compile(&source_name, bytes)?;
         let exports = export_names(runtime, &component);
         if !exports.iter().any(|e| e == v0_1::TARGET_EXPORT) {
-            let found = if exports.is_empty() {
-                "nothing".to_string()
-            } else {
-                format!("`{}`", exports.join("`, `"))
-            };
+            let found = if exports.is_empty() { "nothing".to_string() } else { format!("`{}`", exports.join("`, `")) };
             return Err(Error::WrongWorld {
                 plugin: manifest.name.clone(),
                 found,
                 expected: v0_1::TARGET_EXPORT.into(),
             });
         }
+        // A capability the manifest does not ask for is never granted: refuse the import now
+        // rather than fail at the first request.
+        if manifest.capabilities.http.is_empty()
+            && let Some(import) =
+                import_names(runtime, &component).into_iter().map(|(n, _)| n).find(|n| n.starts_with("wasi:http/"))
+        {
+            return Err(Error::MissingImport {
+                plugin: manifest.name.clone(),
+                detail: format!(
+                    "it imports `{import}`, but its manifest asks for no HTTP endpoint; declare one under [[capabilities.http]]"
+                ),
+            });
+        }
         let instance_pre: InstancePre<PluginState> = runtime
             .linker()
             .instantiate_pre(&component)
-            .map_err(|e| Error::MissingImport {
-            plugin: manifest.name.clone(),
-            detail: describe_link_error(&e),
-        })?;
+            .map_err(|e| Error::MissingImport { plugin: manifest.name.clone(), detail: describe_link_error(&e) })?;
         let pre = v0_1::TargetPluginPre::new(instance_pre).map_err(|e| Error::WrongWorld {
             plugin: manifest.name.clone(),
             found: format!("{e:#}"),
@@ -255,11 +243,7 @@ impl Plugin {
 
 /// The names of a component's exports.
 pub(crate) fn export_names(runtime: &Runtime, component: &Component) -> Vec<String> {
-    component
-        .component_type()
-        .exports(runtime.engine())
-        .map(|(name, _)| name.to_string())
-        .collect()
+    component.component_type().exports(runtime.engine()).map(|(name, _)| name.to_string()).collect()
 }
 
 /// The names of a component's imports, down to functions for instances.
@@ -270,10 +254,9 @@ pub(crate) fn import_names(runtime: &Runtime, component: &Component) -> Vec<(Str
         .imports(engine)
         .map(|(name, item)| {
             let funcs = match item.ty {
-                ComponentItem::ComponentInstance(instance) => instance
-                    .exports(engine)
-                    .map(|(n, _)| n.to_string())
-                    .collect(),
+                ComponentItem::ComponentInstance(instance) => {
+                    instance.exports(engine).map(|(n, _)| n.to_string()).collect()
+                }
                 _ => Vec::new(),
             };
             (name.to_string(), funcs)

@@ -47,9 +47,7 @@ impl ValueType {
             ValueType::Boolean => matches!(value, "true" | "false"),
             ValueType::Url => value.split_once("://").is_some_and(|(scheme, rest)| {
                 !scheme.is_empty()
-                    && scheme
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+                    && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
                     && !rest.is_empty()
             }),
         };
@@ -108,6 +106,48 @@ pub struct DirectoryRequest {
     pub access: Access,
 }
 
+/// How the host signs requests to an endpoint for the plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SigningScheme {
+    /// AWS Signature Version 4 (S3 and S3-compatible services).
+    AwsSigv4,
+}
+
+/// A request that the host sign requests to an endpoint with credentials the plugin never
+/// sees. Every field but `scheme` and `service` names a config key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningRequest {
+    /// The scheme.
+    pub scheme: SigningScheme,
+    /// The service name in the signature (`s3`).
+    pub service: String,
+    /// The setting holding the region.
+    pub region: String,
+    /// The (secret) setting holding the access key id.
+    pub access_key_id: String,
+    /// The (secret) setting holding the secret access key.
+    pub secret_access_key: String,
+    /// The setting holding the only bucket the host will sign for.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// The setting holding the key prefix the host will sign for.
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// A request for outbound HTTP to the endpoint a config key names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRequest {
+    /// The config key whose value is the endpoint URL.
+    pub config: String,
+    /// Sign requests to it with the operator's credentials.
+    #[serde(default)]
+    pub sign: Option<SigningRequest>,
+}
+
 /// The capabilities a plugin asks for. Anything not asked for is denied.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +155,9 @@ pub struct Capabilities {
     /// Directories of the host.
     #[serde(default)]
     pub directories: Vec<DirectoryRequest>,
+    /// Outbound HTTP endpoints.
+    #[serde(default)]
+    pub http: Vec<HttpRequest>,
 }
 
 /// A plugin's manifest.
@@ -149,10 +192,7 @@ impl Manifest {
     /// Parse and validate a manifest's TOML text.
     pub fn parse(text: &[u8]) -> Result<Self, String> {
         if text.len() > MAX_MANIFEST_BYTES {
-            return Err(format!(
-                "it is {} bytes, more than the {MAX_MANIFEST_BYTES} allowed",
-                text.len()
-            ));
+            return Err(format!("it is {} bytes, more than the {MAX_MANIFEST_BYTES} allowed", text.len()));
         }
         let text = std::str::from_utf8(text).map_err(|_| "it is not UTF-8 text".to_string())?;
         let manifest: Manifest = toml::from_str(text).map_err(|e| e.message().to_string())?;
@@ -163,15 +203,9 @@ impl Manifest {
     fn validate(&self) -> Result<(), String> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 64
-            && self
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !name_ok {
-            return Err(format!(
-                "name {:?} must be 1 to 64 lower-case letters, digits or `-`",
-                self.name
-            ));
+            return Err(format!("name {:?} must be 1 to 64 lower-case letters, digits or `-`", self.name));
         }
         if self.instances == Some(0) {
             return Err("`instances` is 0; a plugin needs at least one instance".into());
@@ -181,9 +215,7 @@ impl Manifest {
         }
         for (key, spec) in &self.config {
             if let Some(default) = &spec.default {
-                spec.value_type
-                    .check(default)
-                    .map_err(|why| format!("the default of `{key}`: {why}"))?;
+                spec.value_type.check(default).map_err(|why| format!("the default of `{key}`: {why}"))?;
             }
         }
         for dir in &self.capabilities.directories {
@@ -194,10 +226,29 @@ impl Manifest {
                 ));
             };
             if key.secret {
-                return Err(format!(
-                    "config key `{}` names a directory and cannot be secret",
-                    dir.config
-                ));
+                return Err(format!("config key `{}` names a directory and cannot be secret", dir.config));
+            }
+        }
+        for request in &self.capabilities.http {
+            let declared = |key: &str, secret: bool| -> Result<(), String> {
+                match self.config.get(key) {
+                    None => Err(format!(
+                        "an HTTP capability names config key `{key}`, which the manifest does not declare under [config]"
+                    )),
+                    Some(spec) if spec.secret != secret => {
+                        Err(format!("config key `{key}` must {}be secret", if secret { "" } else { "not " }))
+                    }
+                    Some(_) => Ok(()),
+                }
+            };
+            declared(&request.config, false)?;
+            if let Some(sign) = &request.sign {
+                declared(&sign.region, false)?;
+                declared(&sign.access_key_id, true)?;
+                declared(&sign.secret_access_key, true)?;
+                for key in sign.bucket.iter().chain(&sign.prefix) {
+                    declared(key, false)?;
+                }
             }
         }
         Ok(())
@@ -205,10 +256,7 @@ impl Manifest {
 
     /// Check an operator's settings against the schema: unknown keys, missing required keys.
     /// Returns the settings with defaults filled in.
-    pub fn check_config(
-        &self,
-        settings: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, String>, String> {
+    pub fn check_config(&self, settings: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
         let valid = || {
             if self.config.is_empty() {
                 "it takes no settings".to_string()
@@ -225,9 +273,7 @@ impl Manifest {
             let Some(spec) = self.config.get(key) else {
                 return Err(format!("unknown setting `{key}`; {}", valid()));
             };
-            spec.value_type
-                .check(value)
-                .map_err(|why| format!("setting `{key}`: {why}; {}", valid()))?;
+            spec.value_type.check(value).map_err(|why| format!("setting `{key}`: {why}; {}", valid()))?;
         }
         let mut full = settings.clone();
         for (key, spec) in &self.config {
@@ -237,11 +283,7 @@ impl Manifest {
             if let Some(default) = &spec.default {
                 full.insert(key.clone(), default.clone());
             } else if spec.required {
-                return Err(format!(
-                    "missing required setting `{key}` ({}); {}",
-                    spec.description,
-                    valid()
-                ));
+                return Err(format!("missing required setting `{key}` ({}); {}", spec.description, valid()));
             }
         }
         Ok(full)
@@ -276,24 +318,12 @@ access = "read-write"
         assert!(Manifest::parse(b"\xff\xfe").unwrap_err().contains("UTF-8"));
         assert!(Manifest::parse(b"name = 1").is_err());
         let bad_name = FS.replace("name = \"fs\"", "name = \"../fs\"");
-        assert!(
-            Manifest::parse(bad_name.as_bytes())
-                .unwrap_err()
-                .contains("lower-case")
-        );
+        assert!(Manifest::parse(bad_name.as_bytes()).unwrap_err().contains("lower-case"));
         let undeclared = FS.replace("config = \"path\"", "config = \"dir\"");
-        assert!(
-            Manifest::parse(undeclared.as_bytes())
-                .unwrap_err()
-                .contains("does not declare")
-        );
+        assert!(Manifest::parse(undeclared.as_bytes()).unwrap_err().contains("does not declare"));
         let unknown_field = format!("{FS}\nsurprise = true\n");
         assert!(Manifest::parse(unknown_field.as_bytes()).is_err());
-        assert!(
-            Manifest::parse(&vec![b'#'; 70_000])
-                .unwrap_err()
-                .contains("more than")
-        );
+        assert!(Manifest::parse(&vec![b'#'; 70_000]).unwrap_err().contains("more than"));
     }
 
     #[test]
@@ -302,22 +332,13 @@ access = "read-write"
             b"name = \"t\"\nversion = \"1\"\nkinds = [\"target\"]\n[config.parts]\ntype = \"integer\"\n[config.tls]\ntype = \"boolean\"\n[config.endpoint]\ntype = \"url\"\n",
         )
         .unwrap();
-        let check =
-            |k: &str, v: &str| m.check_config(&BTreeMap::from([(k.to_string(), v.to_string())]));
+        let check = |k: &str, v: &str| m.check_config(&BTreeMap::from([(k.to_string(), v.to_string())]));
         assert!(check("parts", "4").is_ok());
         let err = check("parts", "four").unwrap_err();
-        assert!(
-            err.contains("setting `parts`: \"four\" is not a whole number")
-                && err.contains("valid keys"),
-            "{err}"
-        );
+        assert!(err.contains("setting `parts`: \"four\" is not a whole number") && err.contains("valid keys"), "{err}");
         assert!(check("tls", "yes").unwrap_err().contains("true or false"));
         assert!(check("endpoint", "https://s3.example.com:9000").is_ok());
-        assert!(
-            check("endpoint", "s3.example.com")
-                .unwrap_err()
-                .contains("URL")
-        );
+        assert!(check("endpoint", "s3.example.com").unwrap_err().contains("URL"));
         assert!(Manifest::parse(b"name = \"t\"\nversion = \"1\"\nkinds = [\"target\"]\n[config.n]\ntype = \"integer\"\ndefault = \"x\"\n").is_err());
     }
 
@@ -325,17 +346,10 @@ access = "read-write"
     fn checks_operator_settings() {
         let m = Manifest::parse(FS.as_bytes()).unwrap();
         let mut s = BTreeMap::new();
-        assert!(
-            m.check_config(&s)
-                .unwrap_err()
-                .contains("missing required setting `path`")
-        );
+        assert!(m.check_config(&s).unwrap_err().contains("missing required setting `path`"));
         s.insert("pth".into(), "/x".into());
         let err = m.check_config(&s).unwrap_err();
-        assert!(
-            err.contains("unknown setting `pth`") && err.contains("valid keys: path (required)"),
-            "{err}"
-        );
+        assert!(err.contains("unknown setting `pth`") && err.contains("valid keys: path (required)"), "{err}");
         s.clear();
         s.insert("path".into(), "/x".into());
         assert_eq!(m.check_config(&s).unwrap()["path"], "/x");

@@ -11,12 +11,7 @@ use crate::error::{Error, Result};
 /// Append the manifest (TOML text) and the API version to `component`. Refuses a component
 /// that already carries either section, a manifest that does not validate, and an API version
 /// this host does not support.
-pub fn pack(
-    source_name: &str,
-    component: &[u8],
-    manifest: &[u8],
-    api_version: &str,
-) -> Result<Vec<u8>> {
+pub fn pack(source_name: &str, component: &[u8], manifest: &[u8], api_version: &str) -> Result<Vec<u8>> {
     let sections = read_sections(source_name, component)?;
     if sections.manifest.is_some() || sections.api_version.is_some() {
         return Err(Error::Manifest {
@@ -24,10 +19,8 @@ pub fn pack(
             reason: "it already carries a manifest or an API version (built with warden-sdk, or packed before)".into(),
         });
     }
-    let parsed = Manifest::parse(manifest).map_err(|reason| Error::Manifest {
-        plugin: "warden.toml".into(),
-        reason,
-    })?;
+    let parsed =
+        Manifest::parse(manifest).map_err(|reason| Error::Manifest { plugin: "warden.toml".into(), reason })?;
     if !SUPPORTED_API_VERSIONS.contains(&api_version) {
         return Err(Error::UnsupportedApi {
             plugin: parsed.name,
@@ -82,9 +75,7 @@ mod tests {
     fn refuses_what_it_cannot_pack() {
         let manifest = b"name = \"x\"\nversion = \"1\"\nkinds = [\"target\"]\n";
         let fs = crate::plugin::builtin::FS;
-        let err = pack("fs.wasm", fs, manifest, "0.1.0")
-            .unwrap_err()
-            .to_string();
+        let err = pack("fs.wasm", fs, manifest, "0.1.0").unwrap_err().to_string();
         assert!(err.contains("already carries"), "{err}");
         assert!(pack("core.wasm", b"\0asm\x01\0\0\0", manifest, "0.1.0").is_err());
     }

@@ -47,10 +47,7 @@ pub struct Catalog {
 impl Catalog {
     /// Only the built-in plugins (and paths).
     pub fn builtin_only() -> Catalog {
-        Catalog {
-            dir: None,
-            installed: BTreeMap::new(),
-        }
+        Catalog { dir: None, installed: BTreeMap::new() }
     }
 
     /// The built-in plugins and those installed under `config_dir`.
@@ -60,19 +57,13 @@ impl Catalog {
         let installed = match std::fs::read_to_string(&path) {
             Ok(text) => {
                 toml::from_str::<RegistryFile>(&text)
-                    .map_err(|e| Error::ConfigFile {
-                        path: path.clone(),
-                        reason: e.message().to_string(),
-                    })?
+                    .map_err(|e| Error::ConfigFile { path: path.clone(), reason: e.message().to_string() })?
                     .plugins
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(Error::io("reading the plugin registry", &path, e)),
         };
-        Ok(Catalog {
-            dir: Some(dir),
-            installed,
-        })
+        Ok(Catalog { dir: Some(dir), installed })
     }
 
     /// The installed plugins, by name.
@@ -83,11 +74,7 @@ impl Catalog {
     /// Find a plugin by built-in name, installed name, or path to a `.wasm` file, and load it.
     pub fn resolve(&self, runtime: &Runtime, name_or_path: &str) -> Result<Plugin> {
         if let Some(bytes) = builtin::get(name_or_path) {
-            return Plugin::load(
-                runtime,
-                PluginSource::Builtin(name_or_path.to_string()),
-                bytes,
-            );
+            return Plugin::load(runtime, PluginSource::Builtin(name_or_path.to_string()), bytes);
         }
         if let (Some(entry), Some(dir)) = (self.installed.get(name_or_path), &self.dir) {
             let path = dir.join(format!("{name_or_path}.wasm"));
@@ -98,11 +85,7 @@ impl Catalog {
                     reason: "its SHA-256 no longer matches the one recorded at install; reinstall it with `warden plugin install --force FILE`".to_string(),
                 });
             }
-            return Plugin::load(
-                runtime,
-                PluginSource::Installed(name_or_path.to_string()),
-                &bytes,
-            );
+            return Plugin::load(runtime, PluginSource::Installed(name_or_path.to_string()), &bytes);
         }
         let path = Path::new(name_or_path);
         if path.exists() || name_or_path.ends_with(".wasm") || name_or_path.contains('/') {
@@ -111,10 +94,7 @@ impl Catalog {
         }
         let mut known: Vec<&str> = builtin::names();
         known.extend(self.installed.keys().map(String::as_str));
-        Err(Error::UnknownPlugin {
-            name: name_or_path.to_string(),
-            known: known.join(", "),
-        })
+        Err(Error::UnknownPlugin { name: name_or_path.to_string(), known: known.join(", ") })
     }
 
     /// Install the component at `file`: validate and precompile it, copy it in, record its
@@ -131,27 +111,17 @@ impl Catalog {
         if builtin::get(&name).is_some() {
             return Err(Error::PluginExists {
                 name,
-                hint: "that is a built-in plugin's name; rename the plugin in its warden.toml"
-                    .into(),
+                hint: "that is a built-in plugin's name; rename the plugin in its warden.toml".into(),
             });
         }
         if self.installed.contains_key(&name) && !force {
-            return Err(Error::PluginExists {
-                name,
-                hint: "pass --force to replace it".into(),
-            });
+            return Err(Error::PluginExists { name, hint: "pass --force to replace it".into() });
         }
         create_dir(&dir)?;
         write_atomically(&dir.join(format!("{name}.wasm")), &bytes)?;
-        let source = std::path::absolute(file)
-            .unwrap_or_else(|_| file.to_path_buf())
-            .display()
-            .to_string();
-        let entry = InstalledPlugin {
-            version: plugin.manifest().version.clone(),
-            sha256: plugin.sha256().to_string(),
-            source,
-        };
+        let source = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()).display().to_string();
+        let entry =
+            InstalledPlugin { version: plugin.manifest().version.clone(), sha256: plugin.sha256().to_string(), source };
         self.installed.insert(name, entry);
         self.save(&dir)?;
         Ok(plugin)
@@ -159,37 +129,22 @@ impl Catalog {
 
     /// Remove an installed plugin.
     pub fn remove(&mut self, name: &str) -> Result<()> {
-        let dir = self.dir.clone().ok_or_else(|| Error::UnknownPlugin {
-            name: name.into(),
-            known: String::new(),
-        })?;
+        let dir = self.dir.clone().ok_or_else(|| Error::UnknownPlugin { name: name.into(), known: String::new() })?;
         if self.installed.remove(name).is_none() {
             let known: Vec<&str> = self.installed.keys().map(String::as_str).collect();
-            return Err(Error::UnknownPlugin {
-                name: name.to_string(),
-                known: known.join(", "),
-            });
+            return Err(Error::UnknownPlugin { name: name.to_string(), known: known.join(", ") });
         }
         self.save(&dir)?;
         match std::fs::remove_file(dir.join(format!("{name}.wasm"))) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(
-                "removing the plugin file",
-                dir.join(format!("{name}.wasm")),
-                e,
-            )),
+            Err(e) => Err(Error::io("removing the plugin file", dir.join(format!("{name}.wasm")), e)),
         }
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
-        let text = toml::to_string_pretty(&RegistryFile {
-            plugins: self.installed.clone(),
-        })
-        .map_err(|e| Error::ConfigFile {
-            path: dir.join(REGISTRY_FILE),
-            reason: e.to_string(),
-        })?;
+        let text = toml::to_string_pretty(&RegistryFile { plugins: self.installed.clone() })
+            .map_err(|e| Error::ConfigFile { path: dir.join(REGISTRY_FILE), reason: e.to_string() })?;
         write_atomically(&dir.join(REGISTRY_FILE), text.as_bytes())
     }
 }
@@ -199,7 +154,5 @@ fn create_dir(dir: &Path) -> Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| Error::io("creating the plugin directory", dir, e))
+    builder.create(dir).map_err(|e| Error::io("creating the plugin directory", dir, e))
 }

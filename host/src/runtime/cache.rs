@@ -27,9 +27,7 @@ impl CompileCache {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
         let compat = std::hash::Hasher::finish(&hasher);
-        let dir = root
-            .join(format!("wasmtime-{}", env!("WASMTIME_VERSION")))
-            .join(format!("{compat:016x}"));
+        let dir = root.join(format!("wasmtime-{}", env!("WASMTIME_VERSION"))).join(format!("{compat:016x}"));
         create_private_dir(&dir)?;
         Ok(CompileCache { dir })
     }
@@ -63,10 +61,7 @@ impl CompileCache {
         match unsafe { Component::deserialize(engine, &compiled) } {
             Ok(c) => Some(c),
             Err(e) => {
-                tracing::warn!(
-                    "ignoring an unusable cache entry {}: {e}",
-                    artifact.display()
-                );
+                tracing::warn!("ignoring an unusable cache entry {}: {e}", artifact.display());
                 None
             }
         }
@@ -88,23 +83,16 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| Error::io("creating the compile cache", dir, e))
+    builder.create(dir).map_err(|e| Error::io("creating the compile cache", dir, e))
 }
 
 /// Write a file through a temp file and a rename, so readers never see it half-written.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| Error::io("creating a temp file", dir, e))?;
-    temp.write_all(bytes)
-        .map_err(|e| Error::io("writing", path, e))?;
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("syncing", path, e))?;
-    temp.persist(path)
-        .map_err(|e| Error::io("replacing", path, e.error))?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("creating a temp file", dir, e))?;
+    temp.write_all(bytes).map_err(|e| Error::io("writing", path, e))?;
+    temp.as_file().sync_all().map_err(|e| Error::io("syncing", path, e))?;
+    temp.persist(path).map_err(|e| Error::io("replacing", path, e.error))?;
     Ok(())
 }
 
@@ -116,10 +104,7 @@ mod tests {
     fn entries(dir: &Path) -> Vec<PathBuf> {
         let mut found = Vec::new();
         for entry in walk(dir) {
-            if entry
-                .extension()
-                .is_some_and(|e| e == "cwasm" || e == "sha256")
-            {
+            if entry.extension().is_some_and(|e| e == "cwasm" || e == "sha256") {
                 found.push(entry);
             }
         }
@@ -148,18 +133,11 @@ mod tests {
         cache.load_or_compile(&engine, "fs", FS).unwrap();
         let files = entries(root.path());
         assert_eq!(files.len(), 2, "{files:?}");
-        let artifact = files
-            .iter()
-            .find(|p| p.extension().unwrap() == "cwasm")
-            .unwrap()
-            .clone();
+        let artifact = files.iter().find(|p| p.extension().unwrap() == "cwasm").unwrap().clone();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(artifact.parent().unwrap())
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = fs::metadata(artifact.parent().unwrap()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o700, "the cache is private");
         }
         // A hit deserializes the same artifact.

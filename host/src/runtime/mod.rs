@@ -67,8 +67,11 @@ impl RuntimeBuilder {
         config.max_wasm_stack(1 << 20);
         let engine = Engine::new(&config).map_err(|e| runtime_error("engine", e))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| runtime_error("link wasi", e))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| runtime_error("link wasi", e))?;
+        // wasi:http, enforced by each instance's hooks (capability::http); a plugin whose
+        // manifest asks for no endpoint is refused at load if it imports it.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| runtime_error("link wasi:http", e))?;
         // Only Warden's own interfaces: wasi:io is linked above, with the rest of WASI.
         v0_1::warden::plugin::types::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)
             .map_err(|e| runtime_error("link warden", e))?;
@@ -85,14 +88,7 @@ impl RuntimeBuilder {
             None => None,
         };
         start_epoch_ticker(&engine);
-        Ok(Runtime {
-            inner: Arc::new(RuntimeInner {
-                engine,
-                linker,
-                cache,
-                limits: self.limits,
-            }),
-        })
+        Ok(Runtime { inner: Arc::new(RuntimeInner { engine, linker, cache, limits: self.limits }) })
     }
 }
 
@@ -136,19 +132,11 @@ pub(crate) fn compile_uncached(engine: &Engine, name: &str, bytes: &[u8]) -> Res
 }
 
 fn first_line(e: &wasmtime::Error) -> String {
-    format!("{e:#}")
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string()
+    format!("{e:#}").lines().next().unwrap_or_default().to_string()
 }
 
 fn runtime_error(what: &'static str, e: wasmtime::Error) -> Error {
-    Error::Runtime {
-        plugin: "-".into(),
-        op: what,
-        detail: format!("{e:#}"),
-    }
+    Error::Runtime { plugin: "-".into(), op: what, detail: format!("{e:#}") }
 }
 
 /// Advance the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.

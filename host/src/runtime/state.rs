@@ -9,7 +9,9 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::Limits;
+use crate::capability::http::HttpHooks;
 use crate::capability::log::LogBudget;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Everything one plugin instance can reach through the host, and the host's bookkeeping
 /// about it.
@@ -19,11 +21,13 @@ pub struct PluginState {
     pub(crate) limits: StoreLimits,
     pub(crate) log: LogBudget,
     pub(crate) watch: ProgressWatch,
+    http_ctx: WasiHttpCtx,
+    http_hooks: HttpHooks,
 }
 
 impl PluginState {
     /// State for one instance with the given WASI context.
-    pub(crate) fn new(wasi: WasiCtx, limits: &Limits, log: LogBudget) -> Self {
+    pub(crate) fn new(wasi: WasiCtx, http_hooks: HttpHooks, limits: &Limits, log: LogBudget) -> Self {
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.max_resources);
         PluginState {
@@ -39,16 +43,26 @@ impl PluginState {
                 .build(),
             log,
             watch: ProgressWatch::new(limits.call_timeout),
+            http_ctx: {
+                // Headers and trailers a plugin can make the host hold, set explicitly.
+                let mut ctx = WasiHttpCtx::new();
+                ctx.set_field_size_limit(64 << 10);
+                ctx
+            },
+            http_hooks,
         }
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http_ctx, table: &mut self.table, hooks: &mut self.http_hooks }
     }
 }
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -66,13 +80,7 @@ pub(crate) struct ProgressWatch {
 
 impl ProgressWatch {
     fn new(idle_limit: Duration) -> Self {
-        ProgressWatch {
-            bytes: Arc::new(AtomicU64::new(0)),
-            seen: 0,
-            since: Instant::now(),
-            idle_limit,
-            tripped: false,
-        }
+        ProgressWatch { bytes: Arc::new(AtomicU64::new(0)), seen: 0, since: Instant::now(), idle_limit, tripped: false }
     }
 
     /// The idle limit.

@@ -93,28 +93,18 @@ pub struct GetInfo {
 impl Target {
     /// Open a target named `name` on `plugin` with the operator's settings. Checks the
     /// settings against the plugin's schema and resolves its grants; instances start lazily.
-    pub fn open(
-        runtime: &Runtime,
-        plugin: Plugin,
-        name: &str,
-        settings: &BTreeMap<String, String>,
-    ) -> Result<Target> {
+    pub fn open(runtime: &Runtime, plugin: Plugin, name: &str, settings: &BTreeMap<String, String>) -> Result<Target> {
         let manifest = plugin.manifest();
-        let full = manifest
-            .check_config(settings)
-            .map_err(|reason| Error::Config {
-                target: name.to_string(),
-                plugin: manifest.name.clone(),
-                reason,
-            })?;
+        let full = manifest.check_config(settings).map_err(|reason| Error::Config {
+            target: name.to_string(),
+            plugin: manifest.name.clone(),
+            reason,
+        })?;
         let grants = Grants::resolve(name, manifest, &full)?;
         let secret = |k: &str| manifest.config.get(k).is_some_and(|c| c.secret);
         let settings = full.into_iter().filter(|(k, _)| !secret(k)).collect();
-        let pool = runtime
-            .limits()
-            .instances_per_target
-            .min(manifest.instances.map_or(usize::MAX, |n| n as usize))
-            .max(1);
+        let pool =
+            runtime.limits().instances_per_target.min(manifest.instances.map_or(usize::MAX, |n| n as usize)).max(1);
         Ok(Target {
             inner: Arc::new(Inner {
                 name: name.to_string(),
@@ -134,9 +124,7 @@ impl Target {
     /// # Panics
     /// If the target was already cloned.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Target {
-        Arc::get_mut(&mut self.inner)
-            .expect("with_retry is called before the target is shared")
-            .retry = retry;
+        Arc::get_mut(&mut self.inner).expect("with_retry is called before the target is shared").retry = retry;
         self
     }
 
@@ -199,17 +187,10 @@ impl Target {
             let key_owned = key.to_string();
             let body = body.clone();
             let progress = progress.clone();
-            let result = self
-                .call("put", Some(key), move |inst| {
-                    put_once(inst, &key_owned, &body, options, progress)
-                })
-                .await;
+            let result =
+                self.call("put", Some(key), move |inst| put_once(inst, &key_owned, &body, options, progress)).await;
             match result {
-                Err(e)
-                    if replayable
-                        && e.is_retryable()
-                        && retry + 1 < self.inner.retry.max_attempts =>
-                {
+                Err(e) if replayable && e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
                     self.backoff("put", key, retry, &e).await;
                     retry += 1;
                 }
@@ -235,18 +216,11 @@ impl Target {
             let result = self
                 .call("get", Some(key), move |inst| {
                     let mut guard = sink_slot.lock().unwrap_or_else(|p| p.into_inner());
-                    let sink = guard
-                        .as_mut()
-                        .expect("the sink is returned after each attempt");
+                    let sink = guard.as_mut().expect("the sink is returned after each attempt");
                     get_once(inst, &key_owned, range, sink)
                 })
                 .await;
-            let sink_back = || {
-                sink.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take()
-                    .expect("sink present")
-            };
+            let sink_back = || sink.lock().unwrap_or_else(|p| p.into_inner()).take().expect("sink present");
             match result {
                 // `get_once` fails before writing when the plugin's call itself failed.
                 Err(e) if e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
@@ -271,9 +245,7 @@ impl Target {
             let w = watch_of(&inst.store);
             let g = inst.bindings.warden_plugin_target().session();
             let fut = g.call_head(&mut inst.store, inst.session, key);
-            Ok(ObjectMeta::from(
-                watched(w, fut)??.map_err(CallError::Plugin)?,
-            ))
+            Ok(ObjectMeta::from(watched(w, fut)??.map_err(CallError::Plugin)?))
         })
         .await
     }
@@ -336,9 +308,7 @@ impl Target {
                         return Err(Error::Contract {
                             plugin: self.inner.plugin.name().to_string(),
                             op: "list",
-                            detail: format!(
-                                "its next cursor {next:?} does not advance past {cursor:?}"
-                            ),
+                            detail: format!("its next cursor {next:?} does not advance past {cursor:?}"),
                         });
                     }
                     cursor = Some(next);
@@ -382,18 +352,8 @@ impl Target {
         R: Send + 'static,
         F: FnOnce(&mut Instance) -> CallResult<R> + Send + 'static,
     {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| self.runtime_error(op, "the pool is closed"))?;
-        let pooled = self
-            .inner
-            .idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop();
+        let _permit = self.inner.permits.acquire().await.map_err(|_| self.runtime_error(op, "the pool is closed"))?;
+        let pooled = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let inner = self.inner.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let mut instance = match pooled {
@@ -409,8 +369,8 @@ impl Target {
             (Some(instance), Ok(result))
         })
         .await;
-        let (instance, result) = joined
-            .map_err(|e| self.runtime_error(op, &format!("the call's thread failed: {e}")))?;
+        let (instance, result) =
+            joined.map_err(|e| self.runtime_error(op, &format!("the call's thread failed: {e}")))?;
         let result = match result {
             Err(open_error) => return Err(open_error),
             Ok(r) => r,
@@ -438,9 +398,7 @@ impl Target {
                 reason: TrapReason::Deadline(self.inner.runtime.limits().call_timeout),
             }),
             Err(CallError::Trap(e)) => {
-                let tripped = instance
-                    .as_ref()
-                    .is_some_and(|i| i.store.data().watch.tripped);
+                let tripped = instance.as_ref().is_some_and(|i| i.store.data().watch.tripped);
                 Err(trap_error(&self.inner, op, key, &e, tripped))
             }
         }
@@ -448,20 +406,12 @@ impl Target {
 
     fn recycle(&self, instance: Option<Instance>) {
         if let Some(instance) = instance {
-            self.inner
-                .idle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(instance);
+            self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).push(instance);
         }
     }
 
     fn runtime_error(&self, op: &'static str, detail: &str) -> Error {
-        Error::Runtime {
-            plugin: self.inner.plugin.name().to_string(),
-            op,
-            detail: detail.to_string(),
-        }
+        Error::Runtime { plugin: self.inner.plugin.name().to_string(), op, detail: detail.to_string() }
     }
 }
 
@@ -472,16 +422,15 @@ impl Inner {
         let limits = self.runtime.limits();
         let log = LogBudget::new(plugin.clone(), limits.log_bytes, limits.log_line_bytes);
         let wasi = self.grants.wasi_context(&plugin, &log)?;
-        let mut store = Store::new(self.runtime.engine(), PluginState::new(wasi, limits, log));
+        let hooks = self.grants.http_hooks(&plugin);
+        let mut store = Store::new(self.runtime.engine(), PluginState::new(wasi, hooks, limits, log));
         store.limiter(|s| &mut s.limits);
         store.set_hostcall_fuel(limits.hostcall_fuel);
         store.epoch_deadline_callback(|mut ctx| {
             if ctx.data_mut().watch.check() {
                 Ok(UpdateDeadline::Continue(CHECK_TICKS))
             } else {
-                Err(wasmtime::Error::msg(
-                    "the call made no progress within its deadline",
-                ))
+                Err(wasmtime::Error::msg("the call made no progress within its deadline"))
             }
         });
         store.data_mut().watch.start_call();
@@ -495,18 +444,9 @@ impl Inner {
             Err(e) => return Err(trap(e, &store)),
         };
         let config = self.settings.clone();
-        let opened = handle.block_on(
-            bindings
-                .warden_plugin_target()
-                .session()
-                .call_open(&mut store, &config),
-        );
+        let opened = handle.block_on(bindings.warden_plugin_target().session().call_open(&mut store, &config));
         match opened {
-            Ok(Ok(session)) => Ok(Instance {
-                store,
-                bindings,
-                session,
-            }),
+            Ok(Ok(session)) => Ok(Instance { store, bindings, session }),
             Ok(Err(e)) => Err(plugin_error(&plugin, "open", None, e)),
             Err(e) => Err(trap(e, &store)),
         }
@@ -562,20 +502,12 @@ fn put_once(
         let mut slot = body.lock().unwrap_or_else(|p| p.into_inner());
         match slot.as_ref() {
             Some(Body::File(path)) => {
-                let file = std::fs::File::open(path).map_err(|e| {
-                    CallError::Host(Error::io(
-                        format!("opening the body of put `{key}`"),
-                        path,
-                        e,
-                    ))
-                })?;
+                let file = std::fs::File::open(path)
+                    .map_err(|e| CallError::Host(Error::io(format!("opening the body of put `{key}`"), path, e)))?;
                 let len = file.metadata().map(|m| m.len()).ok();
                 (Box::new(file), len)
             }
-            Some(Body::Bytes(bytes)) => (
-                Box::new(std::io::Cursor::new(bytes.clone())),
-                Some(bytes.len() as u64),
-            ),
+            Some(Body::Bytes(bytes)) => (Box::new(std::io::Cursor::new(bytes.clone())), Some(bytes.len() as u64)),
             Some(Body::Reader(_)) => match slot.take() {
                 Some(Body::Reader(r)) => (r, None),
                 _ => unreachable!("matched a reader above"),
@@ -590,39 +522,26 @@ fn put_once(
         }
     };
     let reader: Box<dyn Read + Send> = match progress {
-        Some(counter) => Box::new(ProgressReader {
-            inner: reader,
-            counter,
-        }),
+        Some(counter) => Box::new(ProgressReader { inner: reader, counter }),
         None => reader,
     };
     let declared = options.declared_size.or(size);
     let source_error = SourceError::default();
     let moved = inst.store.data().watch.bytes.clone();
     let stream: DynInputStream = Box::new(ReaderStream::new(reader, moved, source_error.clone()));
-    let owned = inst.store.data_mut().table.push(stream).map_err(|e| {
-        CallError::Host(Error::Runtime {
-            plugin: plugin.clone(),
-            op: "put",
-            detail: e.to_string(),
-        })
-    })?;
+    let owned =
+        inst.store.data_mut().table.push(stream).map_err(|e| {
+            CallError::Host(Error::Runtime { plugin: plugin.clone(), op: "put", detail: e.to_string() })
+        })?;
     let borrowed = Resource::<DynInputStream>::new_borrow(owned.rep());
-    let wit_options = v0_1::PutOptions {
-        create_only: options.create_only,
-        size: declared,
-    };
+    let wit_options = v0_1::PutOptions { create_only: options.create_only, size: declared };
     let w = watch_of(&inst.store);
     let g = inst.bindings.warden_plugin_target().session();
     let fut = g.call_put(&mut inst.store, inst.session, key, borrowed, wit_options);
     let outcome = watched(w, fut);
     let _ = inst.store.data_mut().table.delete(owned);
     if let Some(e) = source_error.take() {
-        return Err(CallError::Host(Error::io(
-            format!("reading the body of put `{key}`"),
-            "-",
-            e,
-        )));
+        return Err(CallError::Host(Error::io(format!("reading the body of put `{key}`"), "-", e)));
     }
     let meta = ObjectMeta::from(outcome??.map_err(CallError::Plugin)?);
     if let Some(expected) = declared
@@ -632,10 +551,7 @@ fn put_once(
         return Err(CallError::Host(Error::Contract {
             plugin,
             op: "put",
-            detail: format!(
-                "it reported {} bytes stored for `{key}`, but {expected} were sent",
-                meta.size
-            ),
+            detail: format!("it reported {} bytes stored for `{key}`, but {expected} were sent", meta.size),
         }));
     }
     Ok(meta)
@@ -655,10 +571,7 @@ fn get_once(
     let meta = ObjectMeta::from(body.meta);
     let expected = body.length;
     let most = match range {
-        Some(r) => meta
-            .size
-            .saturating_sub(r.offset)
-            .min(r.length.unwrap_or(u64::MAX)),
+        Some(r) => meta.size.saturating_sub(r.offset).min(r.length.unwrap_or(u64::MAX)),
         None => meta.size,
     };
     let promised_wrong = match range {
@@ -676,51 +589,27 @@ fn get_once(
             ),
         }));
     }
-    let mut out = CountingWriter {
-        inner: sink,
-        written: 0,
-    };
+    let mut out = CountingWriter { inner: sink, written: 0 };
     let copied = copy_body(inst, body.body, expected, &mut out);
     let failed = |detail: String, after: u64| {
-        CallError::Host(Error::BodyFailed {
-            plugin: plugin.clone(),
-            key: key.to_string(),
-            after,
-            detail,
-        })
+        CallError::Host(Error::BodyFailed { plugin: plugin.clone(), key: key.to_string(), after, detail })
     };
     match copied {
         None => Err(CallError::Stalled),
-        Some(Err(CopyError::Sink(e))) => Err(CallError::Host(Error::io(
-            format!("writing the body of get `{key}`"),
-            "-",
-            e,
-        ))),
+        Some(Err(CopyError::Sink(e))) => {
+            Err(CallError::Host(Error::io(format!("writing the body of get `{key}`"), "-", e)))
+        }
         Some(Err(CopyError::Stream(detail))) => Err(failed(detail, out.written)),
-        Some(Err(CopyError::Contract(detail))) => Err(CallError::Host(Error::Contract {
-            plugin,
-            op: "get",
-            detail: format!("for `{key}` {detail}"),
-        })),
+        Some(Err(CopyError::Contract(detail))) => {
+            Err(CallError::Host(Error::Contract { plugin, op: "get", detail: format!("for `{key}` {detail}") }))
+        }
         Some(Err(CopyError::Trap(e))) => Err(CallError::Trap(e)),
-        Some(Ok(got)) if got < expected => Err(CallError::Host(Error::ShortBody {
-            plugin,
-            key: key.to_string(),
-            expected,
-            got,
-        })),
+        Some(Ok(got)) if got < expected => {
+            Err(CallError::Host(Error::ShortBody { plugin, key: key.to_string(), expected, got }))
+        }
         Some(Ok(_)) => {
-            out.flush().map_err(|e| {
-                CallError::Host(Error::io(
-                    format!("writing the body of get `{key}`"),
-                    "-",
-                    e,
-                ))
-            })?;
-            Ok(GetInfo {
-                meta,
-                length: out.written,
-            })
+            out.flush().map_err(|e| CallError::Host(Error::io(format!("writing the body of get `{key}`"), "-", e)))?;
+            Ok(GetInfo { meta, length: out.written })
         }
     }
 }
@@ -749,25 +638,16 @@ fn copy_body(
     match body {
         v0_1::Body::Stream(stream) => {
             let copied = match inst.store.data_mut().table.get_mut(&stream) {
-                Ok(input) => block_on_watched(
-                    moved.clone(),
-                    idle,
-                    copy_stream(input, expected, out, &moved),
-                ),
+                Ok(input) => block_on_watched(moved.clone(), idle, copy_stream(input, expected, out, &moved)),
                 Err(e) => Some(Err(CopyError::Stream(e.to_string()))),
             };
             let _ = inst.store.data_mut().table.delete(stream);
             copied
         }
         v0_1::Body::Bytes(bytes) => Some(if bytes.len() as u64 > expected {
-            Err(CopyError::Contract(format!(
-                "it returned {} bytes after promising {expected}",
-                bytes.len()
-            )))
+            Err(CopyError::Contract(format!("it returned {} bytes after promising {expected}", bytes.len())))
         } else {
-            out.write_all(&bytes)
-                .map(|()| bytes.len() as u64)
-                .map_err(CopyError::Sink)
+            out.write_all(&bytes).map(|()| bytes.len() as u64).map_err(CopyError::Sink)
         }),
         v0_1::Body::Reader(reader) => {
             let copied = read_all(inst, reader, expected, out, &moved, idle);
@@ -790,11 +670,7 @@ fn read_all(
     while got < expected {
         let max = (expected - got).min(BLOCK as u64) as u32;
         let g = inst.bindings.warden_plugin_target().body_reader();
-        let chunk = match block_on_watched(
-            moved.clone(),
-            idle,
-            g.call_read(&mut inst.store, reader, max),
-        )? {
+        let chunk = match block_on_watched(moved.clone(), idle, g.call_read(&mut inst.store, reader, max))? {
             Err(trap) => return Some(Err(CopyError::Trap(trap))),
             Ok(Err(e)) => return Some(Err(CopyError::Stream(format!("{e:?}")))),
             Ok(Ok(chunk)) => chunk,
@@ -870,23 +746,10 @@ impl Read for ProgressReader {
 }
 
 /// Check a listing page against the contract.
-fn check_page(
-    plugin: &str,
-    prefix: &str,
-    cursor: Option<&str>,
-    limit: u32,
-    page: v0_1::ListPage,
-) -> Result<ListPage> {
-    let broke = |detail: String| Error::Contract {
-        plugin: plugin.to_string(),
-        op: "list",
-        detail,
-    };
+fn check_page(plugin: &str, prefix: &str, cursor: Option<&str>, limit: u32, page: v0_1::ListPage) -> Result<ListPage> {
+    let broke = |detail: String| Error::Contract { plugin: plugin.to_string(), op: "list", detail };
     if limit > 0 && page.objects.len() > limit as usize {
-        return Err(broke(format!(
-            "it returned {} objects for a limit of {limit}",
-            page.objects.len()
-        )));
+        return Err(broke(format!("it returned {} objects for a limit of {limit}", page.objects.len())));
     }
     let mut previous: Option<&str> = cursor;
     for object in &page.objects {
@@ -908,10 +771,7 @@ fn check_page(
     if page.next.is_some() && page.objects.is_empty() {
         return Err(broke("it returned an empty page with a next cursor".into()));
     }
-    Ok(ListPage {
-        objects: page.objects.into_iter().map(ObjectMeta::from).collect(),
-        next: page.next,
-    })
+    Ok(ListPage { objects: page.objects.into_iter().map(ObjectMeta::from).collect(), next: page.next })
 }
 
 fn plugin_error(plugin: &str, op: &'static str, key: Option<String>, e: v0_1::WitError) -> Error {
@@ -922,57 +782,30 @@ fn plugin_error(plugin: &str, op: &'static str, key: Option<String>, e: v0_1::Wi
         W::InvalidInput(m) => (ErrorClass::InvalidInput, m, None),
         W::Unauthenticated(m) => (ErrorClass::Unauthenticated, m, None),
         W::PermissionDenied(m) => (ErrorClass::PermissionDenied, m, None),
-        W::RateLimited(r) => (
-            ErrorClass::RateLimited,
-            r.message,
-            r.retry_after_seconds.map(|s| Duration::from_secs(s.into())),
-        ),
+        W::RateLimited(r) => {
+            (ErrorClass::RateLimited, r.message, r.retry_after_seconds.map(|s| Duration::from_secs(s.into())))
+        }
         W::Unavailable(m) => (ErrorClass::Unavailable, m, None),
         W::Corrupt(m) => (ErrorClass::Corrupt, m, None),
         W::Unsupported(m) => (ErrorClass::Unsupported, m, None),
         W::Other(m) => (ErrorClass::Other, m, None),
     };
-    Error::Plugin {
-        plugin: plugin.to_string(),
-        op,
-        key,
-        class,
-        message: sanitize(&message, MAX_MESSAGE),
-        retry_after,
-    }
+    Error::Plugin { plugin: plugin.to_string(), op, key, class, message: sanitize(&message, MAX_MESSAGE), retry_after }
 }
 
-fn trap_error(
-    inner: &Inner,
-    op: &'static str,
-    key: Option<String>,
-    e: &wasmtime::Error,
-    tripped: bool,
-) -> Error {
+fn trap_error(inner: &Inner, op: &'static str, key: Option<String>, e: &wasmtime::Error, tripped: bool) -> Error {
     let limits = inner.runtime.limits();
     let text = format!("{e:#}");
     let reason = if tripped {
         TrapReason::Deadline(limits.call_timeout)
-    } else if text.contains("forcing trap when growing memory")
-        || text.contains("forcing a memory growth failure")
-    {
-        TrapReason::OutOfMemory {
-            limit: limits.memory_bytes,
-        }
+    } else if text.contains("forcing trap when growing memory") || text.contains("forcing a memory growth failure") {
+        TrapReason::OutOfMemory { limit: limits.memory_bytes }
     } else if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
         TrapReason::Crash(trap.to_string())
     } else {
-        TrapReason::Crash(sanitize(
-            text.lines().next().unwrap_or("unknown failure"),
-            MAX_MESSAGE,
-        ))
+        TrapReason::Crash(sanitize(text.lines().next().unwrap_or("unknown failure"), MAX_MESSAGE))
     };
-    Error::Trap {
-        plugin: inner.plugin.name().to_string(),
-        op,
-        key,
-        reason,
-    }
+    Error::Trap { plugin: inner.plugin.name().to_string(), op, key, reason }
 }
 
 // Epoch ticks are 10 ms; CHECK_TICKS ticks make the 100 ms check interval documented above.

@@ -39,10 +39,7 @@ impl RetryPolicy {
         if let Some(after) = retry_after {
             return after.min(self.max_retry_after);
         }
-        let bound = self
-            .base_delay
-            .saturating_mul(1u32 << retry.min(20))
-            .min(self.max_delay);
+        let bound = self.base_delay.saturating_mul(1u32 << retry.min(20)).min(self.max_delay);
         let millis = bound.as_millis() as u64;
         Duration::from_millis(rand::rng().random_range(0..=millis.max(1)))
     }
@@ -56,19 +53,10 @@ mod tests {
     fn delays_grow_are_capped_and_honour_retry_after() {
         let p = RetryPolicy::default();
         for retry in 0..30 {
-            let bound = p
-                .base_delay
-                .saturating_mul(1 << retry.min(20))
-                .min(p.max_delay);
+            let bound = p.base_delay.saturating_mul(1 << retry.min(20)).min(p.max_delay);
             assert!(p.delay(retry, None) <= bound);
         }
-        assert_eq!(
-            p.delay(0, Some(Duration::from_secs(3))),
-            Duration::from_secs(3)
-        );
-        assert_eq!(
-            p.delay(0, Some(Duration::from_secs(3600))),
-            p.max_retry_after
-        );
+        assert_eq!(p.delay(0, Some(Duration::from_secs(3))), Duration::from_secs(3));
+        assert_eq!(p.delay(0, Some(Duration::from_secs(3600))), p.max_retry_after);
     }
 }

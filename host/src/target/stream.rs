@@ -66,17 +66,8 @@ pub(crate) struct ReaderStream {
 }
 
 impl ReaderStream {
-    pub(crate) fn new(
-        reader: Box<dyn Read + Send>,
-        moved: Arc<AtomicU64>,
-        error: SourceError,
-    ) -> Self {
-        ReaderStream {
-            reader,
-            moved,
-            error,
-            closed: false,
-        }
+    pub(crate) fn new(reader: Box<dyn Read + Send>, moved: Arc<AtomicU64>, error: SourceError) -> Self {
+        ReaderStream { reader, moved, error, closed: false }
     }
 }
 
@@ -111,9 +102,7 @@ impl InputStream for ReaderStream {
                     let message = format!("reading the body failed: {e}");
                     self.error.set(e);
                     self.closed = true;
-                    return Err(StreamError::LastOperationFailed(wasmtime::Error::msg(
-                        message,
-                    )));
+                    return Err(StreamError::LastOperationFailed(wasmtime::Error::msg(message)));
                 }
             }
         }

@@ -72,12 +72,7 @@ pub struct PutOptions {
 
 impl From<v0_1::ObjectMeta> for ObjectMeta {
     fn from(m: v0_1::ObjectMeta) -> Self {
-        ObjectMeta {
-            key: m.key,
-            size: m.size,
-            modified_ns: m.modified_ns,
-            etag: m.etag,
-        }
+        ObjectMeta { key: m.key, size: m.size, modified_ns: m.modified_ns, etag: m.etag }
     }
 }
 
@@ -95,19 +90,12 @@ impl From<v0_1::Features> for Features {
 
 impl From<v0_1::Check> for Check {
     fn from(c: v0_1::Check) -> Self {
-        Check {
-            name: c.name,
-            ok: c.ok,
-            detail: c.detail,
-        }
+        Check { name: c.name, ok: c.ok, detail: c.detail }
     }
 }
 
 impl From<ByteRange> for v0_1::ByteRange {
     fn from(r: ByteRange) -> Self {
-        v0_1::ByteRange {
-            offset: r.offset,
-            length: r.length,
-        }
+        v0_1::ByteRange { offset: r.offset, length: r.length }
     }
 }

@@ -13,9 +13,7 @@ pub struct World {
 
 impl World {
     pub fn new() -> World {
-        World {
-            root: tempfile::tempdir().expect("temp dir"),
-        }
+        World { root: tempfile::tempdir().expect("temp dir") }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

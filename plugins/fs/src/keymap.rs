@@ -36,9 +36,7 @@ fn encode_segment(segment: &str, out: &mut String) -> Result<(), String> {
     }
     for (i, b) in segment.bytes().enumerate() {
         if !(0x20..=0x7e).contains(&b) {
-            return Err(format!(
-                "the key has byte 0x{b:02x}, which is not printable ASCII"
-            ));
+            return Err(format!("the key has byte 0x{b:02x}, which is not printable ASCII"));
         }
         let plain = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && i > 0);
         if plain {
@@ -116,19 +114,11 @@ mod tests {
             }
             let enc = encode(&seg).unwrap();
             assert!(!enc.contains('/'));
-            assert_eq!(
-                decode_segment(&enc).as_deref(),
-                Some(seg.as_str()),
-                "byte {b:#x}"
-            );
+            assert_eq!(decode_segment(&enc).as_deref(), Some(seg.as_str()), "byte {b:#x}");
             let lead = (b as char).to_string();
             let enc = encode(&lead).unwrap();
             assert!(!enc.starts_with('.'));
-            assert_eq!(
-                decode_segment(&enc).as_deref(),
-                Some(lead.as_str()),
-                "byte {b:#x}"
-            );
+            assert_eq!(decode_segment(&enc).as_deref(), Some(lead.as_str()), "byte {b:#x}");
         }
     }
 

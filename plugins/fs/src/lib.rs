@@ -17,8 +17,7 @@ use warden_sdk::wasip2::filesystem::types::{
     Descriptor, DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
 };
 use warden_sdk::{
-    Body, ByteRange, Check, Config, Error, Features, GetBody, Key, ListPage, ObjectMeta,
-    PutOptions, Result, Target,
+    Body, ByteRange, Check, Config, Error, Features, GetBody, Key, ListPage, ObjectMeta, PutOptions, Result, Target,
 };
 
 /// The config key whose directory the host preopens for us (also the preopen's name).
@@ -44,9 +43,7 @@ fn random_suffix() -> u64 {
 impl Target for FsSession {
     fn open(config: Config) -> Result<Self> {
         config.require(DIR_KEY)?;
-        Ok(FsSession {
-            root: warden_sdk::preopened_dir(DIR_KEY)?,
-        })
+        Ok(FsSession { root: warden_sdk::preopened_dir(DIR_KEY)? })
     }
 
     fn features(&self) -> Features {
@@ -62,31 +59,25 @@ impl Target for FsSession {
     fn test_connection(&self) -> Result<Vec<Check>> {
         let mut checks = Vec::new();
         checks.push(match self.root.stat() {
-            Ok(_) => Check::pass(
-                "directory is reachable",
-                "the granted directory can be read",
-            ),
-            Err(e) => Check::fail(
-                "directory is reachable",
-                format!("cannot read the granted directory: {}", describe(e)),
-            ),
+            Ok(_) => Check::pass("directory is reachable", "the granted directory can be read"),
+            Err(e) => {
+                Check::fail("directory is reachable", format!("cannot read the granted directory: {}", describe(e)))
+            }
         });
         let probe = format!("{TEMP_PREFIX}probe-{:016x}", random_suffix());
         let write = self
             .root
-            .open_at(
-                PathFlags::empty(),
-                &probe,
-                OpenFlags::CREATE | OpenFlags::EXCLUSIVE,
-                DescriptorFlags::WRITE,
-            )
+            .open_at(PathFlags::empty(), &probe, OpenFlags::CREATE | OpenFlags::EXCLUSIVE, DescriptorFlags::WRITE)
             .and_then(|file| file.write(b"warden", 0).map(|_| ()));
         let _ = self.root.unlink_file_at(&probe);
         checks.push(match write {
             Ok(()) => Check::pass("directory is writable", "a probe file was written and removed"),
             Err(e) => Check::fail(
                 "directory is writable",
-                format!("cannot write in the directory ({}); give the user running warden write permission on it", describe(e)),
+                format!(
+                    "cannot write in the directory ({}); give the user running warden write permission on it",
+                    describe(e)
+                ),
             ),
         });
         Ok(checks)
@@ -113,9 +104,7 @@ impl Target for FsSession {
         }
         let publish = if options.create_only {
             // A hard link fails if the name exists: an atomic create-only publish.
-            let linked = self
-                .root
-                .link_at(PathFlags::empty(), &temp, &self.root, &path);
+            let linked = self.root.link_at(PathFlags::empty(), &temp, &self.root, &path);
             let _ = self.root.unlink_file_at(&temp);
             linked
         } else {
@@ -124,24 +113,17 @@ impl Target for FsSession {
         if let Err(e) = publish {
             let _ = self.root.unlink_file_at(&temp);
             return Err(match e {
-                ErrorCode::Exist if options.create_only => Error::already_exists(format!(
-                    "put `{key}` (create-only): the key already exists"
-                )),
-                ErrorCode::IsDirectory | ErrorCode::Exist | ErrorCode::NotEmpty => {
-                    Error::invalid_input(format!(
-                        "put `{key}`: other keys start with `{key}/`, and the fs target cannot hold an object at a key that is also a prefix of others"
-                    ))
+                ErrorCode::Exist if options.create_only => {
+                    Error::already_exists(format!("put `{key}` (create-only): the key already exists"))
                 }
+                ErrorCode::IsDirectory | ErrorCode::Exist | ErrorCode::NotEmpty => Error::invalid_input(format!(
+                    "put `{key}`: other keys start with `{key}/`, and the fs target cannot hold an object at a key that is also a prefix of others"
+                )),
                 e => fs_error("put", key.as_str(), e),
             });
         }
         if let Some(dir) = parent
-            && let Ok(d) = self.root.open_at(
-                PathFlags::empty(),
-                dir,
-                OpenFlags::DIRECTORY,
-                DescriptorFlags::READ,
-            )
+            && let Ok(d) = self.root.open_at(PathFlags::empty(), dir, OpenFlags::DIRECTORY, DescriptorFlags::READ)
         {
             // Make the rename durable; best effort (some filesystems refuse a directory sync).
             let _ = d.sync();
@@ -155,12 +137,7 @@ impl Target for FsSession {
         let (offset, length) = ByteRange::resolve(range, meta.size, key)?;
         let file = self
             .root
-            .open_at(
-                PathFlags::empty(),
-                &path,
-                OpenFlags::empty(),
-                DescriptorFlags::READ,
-            )
+            .open_at(PathFlags::empty(), &path, OpenFlags::empty(), DescriptorFlags::READ)
             .map_err(|e| fs_error("get", key.as_str(), e))?;
         // The file's own stream goes back to the host untouched: the bytes never enter here.
         GetBody::file(meta, &file, offset, length)
@@ -185,11 +162,7 @@ impl Target for FsSession {
     }
 
     fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<ListPage> {
-        let limit = if limit == 0 {
-            MAX_LIST_PAGE
-        } else {
-            limit.min(MAX_LIST_PAGE)
-        } as usize;
+        let limit = if limit == 0 { MAX_LIST_PAGE } else { limit.min(MAX_LIST_PAGE) } as usize;
         // Every key under `prefix` lives below the directory named by its part up to the last
         // `/`: start the walk there.
         let dir_key = prefix.rfind('/').map(|i| &prefix[..i]);
@@ -198,12 +171,7 @@ impl Target for FsSession {
                 let Ok(encoded) = keymap::encode(dir_key) else {
                     return Ok(ListPage::default());
                 };
-                match self.root.open_at(
-                    PathFlags::empty(),
-                    &encoded,
-                    OpenFlags::DIRECTORY,
-                    DescriptorFlags::READ,
-                ) {
+                match self.root.open_at(PathFlags::empty(), &encoded, OpenFlags::DIRECTORY, DescriptorFlags::READ) {
                     Ok(d) => d,
                     Err(ErrorCode::NoEntry) | Err(ErrorCode::NotDirectory) => {
                         return Ok(ListPage::default());
@@ -213,39 +181,20 @@ impl Target for FsSession {
             }
             None => self
                 .root
-                .open_at(
-                    PathFlags::empty(),
-                    ".",
-                    OpenFlags::DIRECTORY,
-                    DescriptorFlags::READ,
-                )
+                .open_at(PathFlags::empty(), ".", OpenFlags::DIRECTORY, DescriptorFlags::READ)
                 .map_err(|e| fs_error("list", prefix, e))?,
         };
         let base = dir_key.map(|d| format!("{d}/")).unwrap_or_default();
         let mut best = BTreeSet::new();
-        let mut walker = Walker {
-            prefix,
-            cursor,
-            keep: limit + 1,
-            best: &mut best,
-        };
+        let mut walker = Walker { prefix, cursor, keep: limit + 1, best: &mut best };
         walker.walk(&walk_root, &base)?;
         let more = best.len() > limit;
         let objects: Vec<ObjectMeta> = best
             .into_iter()
             .take(limit)
-            .map(|(key, size, modified_ns)| ObjectMeta {
-                key,
-                size,
-                modified_ns,
-                etag: None,
-            })
+            .map(|(key, size, modified_ns)| ObjectMeta { key, size, modified_ns, etag: None })
             .collect();
-        let next = if more {
-            objects.last().map(|o| o.key.clone())
-        } else {
-            None
-        };
+        let next = if more { objects.last().map(|o| o.key.clone()) } else { None };
         Ok(ListPage { objects, next })
     }
 
@@ -318,8 +267,7 @@ impl FsSession {
                 Err(e) => return Err(fs_error("put", key.as_str(), e)),
             }
         };
-        body.write_to_file(&file)
-            .map_err(|e| e.context(format!("put `{key}`")))
+        body.write_to_file(&file).map_err(|e| e.context(format!("put `{key}`")))
     }
 }
 
@@ -333,13 +281,8 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     fn walk(&mut self, dir: &Descriptor, base: &str) -> Result<()> {
-        let entries = dir
-            .read_directory()
-            .map_err(|e| fs_error("list", base, e))?;
-        while let Some(entry) = entries
-            .read_directory_entry()
-            .map_err(|e| fs_error("list", base, e))?
-        {
+        let entries = dir.read_directory().map_err(|e| fs_error("list", base, e))?;
+        while let Some(entry) = entries.read_directory_entry().map_err(|e| fs_error("list", base, e))? {
             if entry.name.starts_with('.') {
                 continue; // temp files and anything that is not ours
             }
@@ -355,23 +298,17 @@ impl Walker<'_> {
                     if !overlaps || self.pruned(&sub) {
                         continue;
                     }
-                    if let Ok(child) = dir.open_at(
-                        PathFlags::empty(),
-                        &entry.name,
-                        OpenFlags::DIRECTORY,
-                        DescriptorFlags::READ,
-                    ) {
+                    if let Ok(child) =
+                        dir.open_at(PathFlags::empty(), &entry.name, OpenFlags::DIRECTORY, DescriptorFlags::READ)
+                    {
                         self.walk(&child, &sub)?;
                     }
                 }
                 DescriptorType::RegularFile => {
-                    if !key.starts_with(self.prefix)
-                        || self.cursor.is_some_and(|c| key.as_str() <= c)
-                    {
+                    if !key.starts_with(self.prefix) || self.cursor.is_some_and(|c| key.as_str() <= c) {
                         continue;
                     }
-                    if self.best.len() >= self.keep && self.best.last().is_some_and(|l| l.0 <= key)
-                    {
+                    if self.best.len() >= self.keep && self.best.last().is_some_and(|l| l.0 <= key) {
                         continue;
                     }
                     let stat = dir.stat_at(PathFlags::empty(), &entry.name).ok();
@@ -396,8 +333,7 @@ impl Walker<'_> {
         // All keys below `sub` start with `sub`; they all sort before a cursor that is
         // greater than `sub` and does not start with it.
         let before_cursor = self.cursor.is_some_and(|c| c > sub && !c.starts_with(sub));
-        let after_kept =
-            self.best.len() >= self.keep && self.best.last().is_some_and(|l| l.0.as_str() < sub);
+        let after_kept = self.best.len() >= self.keep && self.best.last().is_some_and(|l| l.0.as_str() < sub);
         before_cursor || after_kept
     }
 }
@@ -414,15 +350,9 @@ fn fs_error(op: &str, key: &str, code: ErrorCode) -> Error {
     match code {
         ErrorCode::NoEntry => Error::NotFound(what),
         ErrorCode::Exist => Error::AlreadyExists(what),
-        ErrorCode::Access | ErrorCode::NotPermitted | ErrorCode::ReadOnly => {
-            Error::PermissionDenied(what)
-        }
-        ErrorCode::NameTooLong | ErrorCode::Invalid | ErrorCode::IllegalByteSequence => {
-            Error::InvalidInput(what)
-        }
-        ErrorCode::Interrupted | ErrorCode::WouldBlock | ErrorCode::Busy => {
-            Error::Unavailable(what)
-        }
+        ErrorCode::Access | ErrorCode::NotPermitted | ErrorCode::ReadOnly => Error::PermissionDenied(what),
+        ErrorCode::NameTooLong | ErrorCode::Invalid | ErrorCode::IllegalByteSequence => Error::InvalidInput(what),
+        ErrorCode::Interrupted | ErrorCode::WouldBlock | ErrorCode::Busy => Error::Unavailable(what),
         _ => {
             warden_sdk::debug!("unmapped filesystem error: {what}");
             Error::Other(what)

@@ -54,12 +54,7 @@ struct HostileSession {
 export!(Hostile);
 
 fn meta(key: String, size: u64) -> ObjectMeta {
-    ObjectMeta {
-        key,
-        size,
-        modified_ns: None,
-        etag: None,
-    }
+    ObjectMeta { key, size, modified_ns: None, etag: None }
 }
 
 #[allow(unconditional_recursion)]
@@ -103,36 +98,17 @@ impl HostileSession {
             "ambient" => {
                 let env: Vec<(String, String)> = std::env::vars().collect();
                 let args: Vec<String> = std::env::args().collect();
-                let preopens: Vec<String> = get_directories()
-                    .into_iter()
-                    .map(|(_, name)| name)
-                    .collect();
-                let cwd = std::env::current_dir()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default();
-                Err(Error::Other(format!(
-                    "env={env:?} args={args:?} preopens={preopens:?} cwd={cwd:?}"
-                )))
+                let preopens: Vec<String> = get_directories().into_iter().map(|(_, name)| name).collect();
+                let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
+                Err(Error::Other(format!("env={env:?} args={args:?} preopens={preopens:?} cwd={cwd:?}")))
             }
             "escape" => {
                 let mut reached = Vec::new();
-                for path in [
-                    "..",
-                    "../..",
-                    "/",
-                    "/etc/passwd",
-                    "../outside/sentinel",
-                    "link-out/sentinel",
-                    "link-out",
-                ] {
+                for path in ["..", "../..", "/", "/etc/passwd", "../outside/sentinel", "link-out/sentinel", "link-out"]
+                {
                     if self
                         .root
-                        .open_at(
-                            PathFlags::SYMLINK_FOLLOW,
-                            path,
-                            OpenFlags::empty(),
-                            DescriptorFlags::READ,
-                        )
+                        .open_at(PathFlags::SYMLINK_FOLLOW, path, OpenFlags::empty(), DescriptorFlags::READ)
                         .is_ok()
                     {
                         reached.push(format!("open {path}"));
@@ -144,12 +120,7 @@ impl HostileSession {
                 if self.root.symlink_at("/etc/passwd", "made-link").is_ok()
                     && self
                         .root
-                        .open_at(
-                            PathFlags::SYMLINK_FOLLOW,
-                            "made-link",
-                            OpenFlags::empty(),
-                            DescriptorFlags::READ,
-                        )
+                        .open_at(PathFlags::SYMLINK_FOLLOW, "made-link", OpenFlags::empty(), DescriptorFlags::READ)
                         .is_ok()
                 {
                     reached.push("followed a symlink it made".into());
@@ -160,8 +131,7 @@ impl HostileSession {
                 if std::fs::read_to_string("/etc/passwd").is_ok() {
                     reached.push("std::fs read /etc/passwd".into());
                 }
-                if std::net::TcpStream::connect("127.0.0.1:1").is_ok()
-                    || std::net::UdpSocket::bind("0.0.0.0:0").is_ok()
+                if std::net::TcpStream::connect("127.0.0.1:1").is_ok() || std::net::UdpSocket::bind("0.0.0.0:0").is_ok()
                 {
                     reached.push("opened a socket".into());
                 }
@@ -188,12 +158,7 @@ impl HostileSession {
         let name = format!("{key}.count");
         let previous = self
             .root
-            .open_at(
-                PathFlags::empty(),
-                &name,
-                OpenFlags::empty(),
-                DescriptorFlags::READ,
-            )
+            .open_at(PathFlags::empty(), &name, OpenFlags::empty(), DescriptorFlags::READ)
             .ok()
             .and_then(|f| f.read(16, 0).ok())
             .and_then(|(bytes, _)| String::from_utf8(bytes).ok())
@@ -228,57 +193,28 @@ impl GuestSession for HostileSession {
     }
 
     fn features(&self) -> Features {
-        Features {
-            ranges: true,
-            create_only: false,
-            max_object_size: None,
-            max_list_page: 10,
-            prefix_keys: true,
-        }
+        Features { ranges: true, create_only: false, max_object_size: None, max_list_page: 10, prefix_keys: true }
     }
 
     fn test_connection(&self) -> Result<Vec<Check>, Error> {
-        Ok(vec![Check {
-            name: "hostile".into(),
-            ok: true,
-            detail: "it lies".into(),
-        }])
+        Ok(vec![Check { name: "hostile".into(), ok: true, detail: "it lies".into() }])
     }
 
-    fn put(
-        &self,
-        key: String,
-        _body: &InputStream,
-        options: PutOptions,
-    ) -> Result<ObjectMeta, Error> {
+    fn put(&self, key: String, _body: &InputStream, options: PutOptions) -> Result<ObjectMeta, Error> {
         // Attacks that end well report the declared size: the lie under test is the attack.
         let size = options.size.unwrap_or(0);
-        self.attack(&key)
-            .unwrap_or_else(|| Ok(meta(key, size)))
-            .map(|m| ObjectMeta { size, ..m })
+        self.attack(&key).unwrap_or_else(|| Ok(meta(key, size))).map(|m| ObjectMeta { size, ..m })
     }
 
     fn get(&self, key: String, _range: Option<ByteRange>) -> Result<ObjectBody, Error> {
         if key == "short" {
             let file = self
                 .root
-                .open_at(
-                    PathFlags::empty(),
-                    "short",
-                    OpenFlags::CREATE,
-                    DescriptorFlags::READ | DescriptorFlags::WRITE,
-                )
+                .open_at(PathFlags::empty(), "short", OpenFlags::CREATE, DescriptorFlags::READ | DescriptorFlags::WRITE)
                 .map_err(|e| Error::Other(format!("{e:?}")))?;
-            file.write(b"0123456789", 0)
-                .map_err(|e| Error::Other(format!("{e:?}")))?;
-            let body = file
-                .read_via_stream(0)
-                .map_err(|e| Error::Other(format!("{e:?}")))?;
-            return Ok(ObjectBody {
-                meta: meta(key, 1000),
-                length: 1000,
-                body: Body::Stream(body),
-            });
+            file.write(b"0123456789", 0).map_err(|e| Error::Other(format!("{e:?}")))?;
+            let body = file.read_via_stream(0).map_err(|e| Error::Other(format!("{e:?}")))?;
+            return Ok(ObjectBody { meta: meta(key, 1000), length: 1000, body: Body::Stream(body) });
         }
         match self.attack(&key) {
             Some(Err(e)) => Err(e),
@@ -291,27 +227,16 @@ impl GuestSession for HostileSession {
         self.attack(&key).unwrap_or(missing)
     }
 
-    fn list(
-        &self,
-        prefix: String,
-        _cursor: Option<String>,
-        _limit: u32,
-    ) -> Result<ListPage, Error> {
+    fn list(&self, prefix: String, _cursor: Option<String>, _limit: u32) -> Result<ListPage, Error> {
         match prefix.as_str() {
             "huge-list" => Ok(ListPage {
-                objects: (0..100_000)
-                    .map(|i| meta(format!("huge-list{i:06}"), 1))
-                    .collect(),
+                objects: (0..100_000).map(|i| meta(format!("huge-list{i:06}"), 1)).collect(),
                 next: None,
             }),
-            "stuck-cursor" => Ok(ListPage {
-                objects: vec![meta("stuck-cursor-b".into(), 1)],
-                next: Some("stuck-cursor-a".into()),
-            }),
-            _ => Ok(ListPage {
-                objects: Vec::new(),
-                next: None,
-            }),
+            "stuck-cursor" => {
+                Ok(ListPage { objects: vec![meta("stuck-cursor-b".into(), 1)], next: Some("stuck-cursor-a".into()) })
+            }
+            _ => Ok(ListPage { objects: Vec::new(), next: None }),
         }
     }
 

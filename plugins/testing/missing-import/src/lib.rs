@@ -31,8 +31,7 @@ use warden::plugin::types::{ByteRange, Error, ListPage, ObjectMeta};
 
 #[used]
 #[unsafe(link_section = "warden:manifest")]
-static MANIFEST: [u8; 66] =
-    *b"name = \"missing-import\"\nversion = \"0.1.0\"\nkinds = [\"target\"]\n\n\n\n\n\n";
+static MANIFEST: [u8; 66] = *b"name = \"missing-import\"\nversion = \"0.1.0\"\nkinds = [\"target\"]\n\n\n\n\n\n";
 #[used]
 #[unsafe(link_section = "warden:api-version")]
 static API_VERSION: [u8; 5] = *b"0.1.0";
@@ -56,23 +55,12 @@ impl GuestSession for EvilSession {
         Err(refuse())
     }
     fn features(&self) -> Features {
-        Features {
-            ranges: false,
-            create_only: false,
-            max_object_size: None,
-            max_list_page: 1,
-            prefix_keys: true,
-        }
+        Features { ranges: false, create_only: false, max_object_size: None, max_list_page: 1, prefix_keys: true }
     }
     fn test_connection(&self) -> Result<Vec<Check>, Error> {
         Err(refuse())
     }
-    fn put(
-        &self,
-        _key: String,
-        _body: &InputStream,
-        _options: PutOptions,
-    ) -> Result<ObjectMeta, Error> {
+    fn put(&self, _key: String, _body: &InputStream, _options: PutOptions) -> Result<ObjectMeta, Error> {
         Err(refuse())
     }
     fn get(&self, _key: String, _range: Option<ByteRange>) -> Result<ObjectBody, Error> {
@@ -81,12 +69,7 @@ impl GuestSession for EvilSession {
     fn head(&self, _key: String) -> Result<ObjectMeta, Error> {
         Err(refuse())
     }
-    fn list(
-        &self,
-        _prefix: String,
-        _cursor: Option<String>,
-        _limit: u32,
-    ) -> Result<ListPage, Error> {
+    fn list(&self, _prefix: String, _cursor: Option<String>, _limit: u32) -> Result<ListPage, Error> {
         Err(refuse())
     }
     fn delete(&self, _key: String) -> Result<(), Error> {

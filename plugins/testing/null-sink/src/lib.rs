@@ -37,29 +37,14 @@ impl GuestSession for NullSession {
     }
 
     fn features(&self) -> Features {
-        Features {
-            ranges: false,
-            create_only: false,
-            max_object_size: None,
-            max_list_page: 1000,
-            prefix_keys: true,
-        }
+        Features { ranges: false, create_only: false, max_object_size: None, max_list_page: 1000, prefix_keys: true }
     }
 
     fn test_connection(&self) -> Result<Vec<Check>, Error> {
-        Ok(vec![Check {
-            name: "null sink".into(),
-            ok: true,
-            detail: "stores nothing".into(),
-        }])
+        Ok(vec![Check { name: "null sink".into(), ok: true, detail: "stores nothing".into() }])
     }
 
-    fn put(
-        &self,
-        key: String,
-        body: &InputStream,
-        _options: PutOptions,
-    ) -> Result<ObjectMeta, Error> {
+    fn put(&self, key: String, body: &InputStream, _options: PutOptions) -> Result<ObjectMeta, Error> {
         let mut size = 0u64;
         loop {
             match body.blocking_read(1 << 20) {
@@ -70,36 +55,19 @@ impl GuestSession for NullSession {
                 }
             }
         }
-        Ok(ObjectMeta {
-            key,
-            size,
-            modified_ns: None,
-            etag: None,
-        })
+        Ok(ObjectMeta { key, size, modified_ns: None, etag: None })
     }
 
     fn get(&self, key: String, _range: Option<ByteRange>) -> Result<ObjectBody, Error> {
-        Err(Error::NotFound(format!(
-            "`{key}`: the null sink stores nothing"
-        )))
+        Err(Error::NotFound(format!("`{key}`: the null sink stores nothing")))
     }
 
     fn head(&self, key: String) -> Result<ObjectMeta, Error> {
-        Err(Error::NotFound(format!(
-            "`{key}`: the null sink stores nothing"
-        )))
+        Err(Error::NotFound(format!("`{key}`: the null sink stores nothing")))
     }
 
-    fn list(
-        &self,
-        _prefix: String,
-        _cursor: Option<String>,
-        _limit: u32,
-    ) -> Result<ListPage, Error> {
-        Ok(ListPage {
-            objects: Vec::new(),
-            next: None,
-        })
+    fn list(&self, _prefix: String, _cursor: Option<String>, _limit: u32) -> Result<ListPage, Error> {
+        Ok(ListPage { objects: Vec::new(), next: None })
     }
 
     fn delete(&self, _key: String) -> Result<(), Error> {

@@ -16,8 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use warden_sdk::{
-    Body, ByteRange, Config, Error, Features, GetBody, Key, ListPage, ObjectMeta, PutOptions,
-    Result, Target,
+    Body, ByteRange, Config, Error, Features, GetBody, Key, ListPage, ObjectMeta, PutOptions, Result, Target,
 };
 
 struct Broken {
@@ -26,9 +25,7 @@ struct Broken {
 
 impl Target for Broken {
     fn open(_config: Config) -> Result<Self> {
-        Ok(Broken {
-            objects: RefCell::new(BTreeMap::new()),
-        })
+        Ok(Broken { objects: RefCell::new(BTreeMap::new()) })
     }
 
     fn features(&self) -> Features {
@@ -39,31 +36,21 @@ impl Target for Broken {
         let mut bytes = Vec::new();
         body.read_to_end(&mut bytes)?;
         let size = bytes.len() as u64;
-        self.objects
-            .borrow_mut()
-            .entry(key.as_str().to_lowercase())
-            .or_insert(bytes);
+        self.objects.borrow_mut().entry(key.as_str().to_lowercase()).or_insert(bytes);
         Ok(ObjectMeta::new(key.as_str(), size))
     }
 
     fn get(&self, key: &Key, range: Option<ByteRange>) -> Result<GetBody> {
         let objects = self.objects.borrow();
-        let bytes = objects
-            .get(&key.as_str().to_lowercase())
-            .ok_or_else(|| Error::other("no idea"))?;
-        let length = range
-            .and_then(|r| r.length)
-            .unwrap_or(bytes.len() as u64)
-            .min(bytes.len() as u64);
+        let bytes = objects.get(&key.as_str().to_lowercase()).ok_or_else(|| Error::other("no idea"))?;
+        let length = range.and_then(|r| r.length).unwrap_or(bytes.len() as u64).min(bytes.len() as u64);
         let meta = ObjectMeta::new(key.as_str(), bytes.len() as u64);
         Ok(GetBody::bytes(meta, bytes[..length as usize].to_vec()))
     }
 
     fn head(&self, key: &Key) -> Result<ObjectMeta> {
         let objects = self.objects.borrow();
-        let bytes = objects
-            .get(&key.as_str().to_lowercase())
-            .ok_or_else(|| Error::not_found(key.as_str()))?;
+        let bytes = objects.get(&key.as_str().to_lowercase()).ok_or_else(|| Error::not_found(key.as_str()))?;
         Ok(ObjectMeta::new(key.as_str(), bytes.len() as u64 + 1))
     }
 
@@ -76,8 +63,7 @@ impl Target for Broken {
             .collect();
         keys.reverse();
         let mut page = ListPage::from_sorted(keys, None, limit, 1000);
-        page.objects
-            .retain(|o| cursor.is_none_or(|c| o.key.as_str() != c));
+        page.objects.retain(|o| cursor.is_none_or(|c| o.key.as_str() != c));
         Ok(page)
     }
 

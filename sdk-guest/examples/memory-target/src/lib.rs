@@ -10,8 +10,7 @@ use std::io::Read;
 use std::rc::Rc;
 
 use warden_sdk::{
-    Body, ByteRange, Check, Config, Error, Features, GetBody, Key, ListPage, ObjectMeta,
-    PutOptions, Result, Target,
+    Body, ByteRange, Check, Config, Error, Features, GetBody, Key, ListPage, ObjectMeta, PutOptions, Result, Target,
 };
 
 /// Bodies up to this size are returned whole; larger ones through a reader.
@@ -43,24 +42,16 @@ impl Memory {
 impl Target for Memory {
     fn open(_config: Config) -> Result<Self> {
         warden_sdk::debug!("memory target opened");
-        Ok(Memory {
-            objects: RefCell::new(BTreeMap::new()),
-        })
+        Ok(Memory { objects: RefCell::new(BTreeMap::new()) })
     }
 
     fn features(&self) -> Features {
-        Features {
-            max_list_page: MAX_PAGE,
-            ..Features::default()
-        }
+        Features { max_list_page: MAX_PAGE, ..Features::default() }
     }
 
     fn test_connection(&self) -> Result<Vec<Check>> {
         let count = self.objects.borrow().len();
-        Ok(vec![Check::pass(
-            "memory",
-            format!("{count} objects held in memory"),
-        )])
+        Ok(vec![Check::pass("memory", format!("{count} objects held in memory"))])
     }
 
     fn put(&self, key: &Key, mut body: Body<'_>, options: PutOptions) -> Result<ObjectMeta> {
@@ -82,9 +73,7 @@ impl Target for Memory {
         options.check_size(key, object.size)?;
         let mut objects = self.objects.borrow_mut();
         if options.create_only && objects.contains_key(key.as_str()) {
-            return Err(Error::already_exists(format!(
-                "put `{key}` (create-only): the key exists"
-            )));
+            return Err(Error::already_exists(format!("put `{key}` (create-only): the key exists")));
         }
         let meta = ObjectMeta::new(key.as_str(), object.size);
         objects.insert(key.to_string(), Rc::new(object));
@@ -95,11 +84,7 @@ impl Target for Memory {
         let object = self.lookup(key)?;
         let (offset, length) = ByteRange::resolve(range, object.size, key)?;
         let meta = ObjectMeta::new(key.as_str(), object.size);
-        let mut reader = ChunkReader {
-            object,
-            position: offset,
-            end: offset + length,
-        };
+        let mut reader = ChunkReader { object, position: offset, end: offset + length };
         if length <= INLINE {
             let mut bytes = Vec::with_capacity(length as usize);
             reader.read_to_end(&mut bytes)?;
@@ -140,15 +125,9 @@ impl Read for ChunkReader {
         if self.position >= self.end || buf.is_empty() {
             return Ok(0);
         }
-        let (index, within) = (
-            (self.position / CHUNK as u64) as usize,
-            (self.position % CHUNK as u64) as usize,
-        );
+        let (index, within) = ((self.position / CHUNK as u64) as usize, (self.position % CHUNK as u64) as usize);
         let chunk = &self.object.chunks[index][within..];
-        let n = chunk
-            .len()
-            .min(buf.len())
-            .min((self.end - self.position) as usize);
+        let n = chunk.len().min(buf.len()).min((self.end - self.position) as usize);
         buf[..n].copy_from_slice(&chunk[..n]);
         self.position += n as u64;
         Ok(n)
