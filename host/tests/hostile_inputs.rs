@@ -73,6 +73,15 @@ fn malformed_plugin_files_are_refused_clearly() {
             "bad manifest",
         ),
         (
+            "undeclared-http.wasm",
+            with_section(
+                without_manifest(std::fs::read(test_plugin("warden_plugin_hostile")).unwrap()),
+                "warden:manifest",
+                b"name = \"sneaky\"\nversion = \"1\"\nkinds = [\"target\"]\n",
+            ),
+            "imports `wasi:http/",
+        ),
+        (
             "two-manifests.wasm",
             with_section(fs.clone(), "warden:manifest", b"name = \"x\""),
             "more than one `warden:manifest` section",

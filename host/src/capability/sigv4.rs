@@ -76,7 +76,7 @@ impl AwsSigner {
             }
             key.to_string()
         };
-        let query: Vec<(String, String)> = uri.query().map(|q| form_pairs(q)).unwrap_or_default();
+        let query: Vec<(String, String)> = uri.query().map(form_pairs).unwrap_or_default();
         if key.is_empty() {
             // Bucket-level: only listing under the prefix (GET ?list-type=2&prefix=...) and the
             // read-only probes test-connection uses (HEAD bucket, GET ?location).

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+pub mod http_server;
+
 /// A scratch world for one test: config, cache and data directories under one temp dir.
 pub struct World {
     pub root: tempfile::TempDir,

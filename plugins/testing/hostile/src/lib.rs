@@ -11,6 +11,8 @@
 //! - `short` (get): promises 1,000 bytes and delivers 10;
 //! - `huge-list` (list prefix): returns more objects than the limit;
 //! - `stuck-cursor` (list prefix): returns the same cursor forever;
+//! - `http <url>` / `http-auth <url>` / `http-follow <url>`: sends a GET (with an
+//!   `Authorization` header; following one redirect) and reports the outcome in an `other` error;
 //! - `flaky`: fails `unavailable` on the first two attempts, `rate` fails `rate-limited`
 //!   (retry after 1 s) on the first, `invalid` always fails `invalid-input`; each counts its
 //!   attempts in the file `<key>.count` of its directory.
@@ -137,6 +139,21 @@ impl HostileSession {
                 }
                 Err(Error::Other(format!("reached={reached:?}")))
             }
+            _ if key.starts_with("http") => {
+                let (verb, url) = key.split_once(' ')?;
+                let auth = verb == "http-auth";
+                let outcome = match http_get(url, auth) {
+                    Ok((status, Some(location))) if verb == "http-follow" && (300..400).contains(&status) => {
+                        match http_get(&location, false) {
+                            Ok((status, _)) => format!("followed: status {status}"),
+                            Err(e) => format!("followed: {e}"),
+                        }
+                    }
+                    Ok((status, _)) => format!("status {status}"),
+                    Err(e) => e,
+                };
+                Err(Error::Other(outcome))
+            }
             "flaky" | "rate" | "invalid" => {
                 let attempt = self.count_attempt(key);
                 match (key, attempt) {
@@ -252,4 +269,34 @@ impl GuestBodyReader for NoReader {
     fn read(&self, _max: u32) -> Result<Vec<u8>, Error> {
         Ok(Vec::new())
     }
+}
+
+/// GET `url` through wasi:http; the status and any `location`, or what failed.
+fn http_get(url: &str, with_auth: bool) -> Result<(u16, Option<String>), String> {
+    use wasip2::http::types::{Fields, OutgoingBody, OutgoingRequest, Scheme};
+    let (scheme, rest) = url.split_once("://").ok_or("bad url")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let headers = Fields::new();
+    if with_auth {
+        headers.append("authorization", b"Bearer stolen").map_err(|e| format!("header refused: {e:?}"))?;
+    }
+    let request = OutgoingRequest::new(headers);
+    let scheme = if scheme == "https" { Scheme::Https } else { Scheme::Http };
+    request.set_scheme(Some(&scheme)).map_err(|_| "scheme refused")?;
+    request.set_authority(Some(authority)).map_err(|_| "authority refused")?;
+    request.set_path_with_query(Some(path)).map_err(|_| "path refused")?;
+    let body = request.body().map_err(|_| "no body")?;
+    OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
+    let future = wasip2::http::outgoing_handler::handle(request, None).map_err(|e| format!("error: {e:?}"))?;
+    future.subscribe().block();
+    let response = match future.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(e))) => return Err(format!("error: {e:?}")),
+        other => return Err(format!("error: {other:?}")),
+    };
+    let location = response.headers().get("location").first().map(|v| String::from_utf8_lossy(v).into_owned());
+    Ok((response.status(), location))
 }
