@@ -10,7 +10,8 @@
 //! - [`capability`]: one module per capability (filesystem, log);
 //! - [`target`]: the host-side target handle (keys, pool, retries, streaming);
 //! - [`conformance`]: the contract suite every target plugin must pass;
-//! - [`config`]: the operator's configuration file of targets.
+//! - [`config`]: the operator's configuration file of targets;
+//! - [`secrets`]: credentials sealed at rest under a master key.
 
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod conformance;
 pub mod error;
 pub mod plugin;
 pub mod runtime;
+pub mod secrets;
 pub mod target;
 
 pub use error::{Error, ErrorClass, Result};

@@ -39,7 +39,8 @@ pub async fn run(env: &Env, args: QuickstartArgs) -> anyhow::Result<ExitCode> {
                 .join("warden")
                 .join(DEFAULT_TARGET),
         };
-        super::target_cmd::add_target(env, DEFAULT_TARGET, "fs", vec![("path".into(), data.display().to_string())])?;
+        let settings = vec![("path".into(), data.display().to_string())];
+        super::target_cmd::add_target(env, DEFAULT_TARGET, "fs", settings, Vec::new())?;
         eprintln!("created target `{DEFAULT_TARGET}` (built-in fs plugin) in {}", config.path().display());
     }
     let target = super::target_cmd::open(env, DEFAULT_TARGET)?;

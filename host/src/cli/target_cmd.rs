@@ -11,8 +11,11 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
+use std::io::IsTerminal;
+
 use warden::config::{ConfigFile, TargetEntry, validate_target_name};
 use warden::plugin::{self, Access, Catalog};
+use warden::secrets::{self, MasterKey};
 use warden::target::{Body, ByteRange, PutOptions, Target};
 
 use super::output::{self, Progress};
@@ -33,6 +36,13 @@ pub enum TargetCommand {
         /// A setting, KEY=VALUE; repeat for several. `warden plugin inspect P` lists them.
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
         settings: Vec<(String, String)>,
+        /// A secret setting, read from a prompt (or one line of stdin when it is not a
+        /// terminal), never from the command line; stored sealed under the master key.
+        #[arg(long = "secret", value_name = "KEY")]
+        secrets: Vec<String>,
+        /// A secret setting read from an environment variable, KEY=VAR.
+        #[arg(long = "secret-env", value_name = "KEY=VAR", value_parser = parse_setting)]
+        secret_envs: Vec<(String, String)>,
     },
     /// List the configured targets.
     List,
@@ -101,7 +111,10 @@ pub enum TargetCommand {
 
 pub async fn run(env: &Env, cmd: TargetCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        TargetCommand::Add { name, plugin, settings } => add(env, &name, &plugin, settings),
+        TargetCommand::Add { name, plugin, settings, secrets, secret_envs } => {
+            let secrets = read_secrets(&name, secrets, secret_envs)?;
+            add(env, &name, &plugin, settings, secrets)
+        }
         TargetCommand::List => list(env),
         TargetCommand::Show { name } => show(env, &name),
         TargetCommand::Remove { name } => remove(env, &name),
@@ -150,7 +163,43 @@ pub(crate) fn open(env: &Env, name: &str) -> anyhow::Result<Target> {
     let config = ConfigFile::load(&env.config_dir)?;
     let entry = config.target(name)?;
     let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, &entry.plugin)?;
-    Ok(Target::open(&env.runtime, plugin, name, &entry.settings)?)
+    let mut settings = entry.settings.clone();
+    if !entry.secrets.is_empty() {
+        let key = MasterKey::load(&env.config_dir, false)?;
+        for (k, sealed) in &entry.secrets {
+            settings.insert(k.clone(), key.open(&secrets::slot(name, k), sealed)?);
+        }
+    }
+    Ok(Target::open(&env.runtime, plugin, name, &settings)?)
+}
+
+/// Read secret values: environment variables first, then prompts (or stdin lines).
+fn read_secrets(
+    target: &str,
+    prompted: Vec<String>,
+    from_env: Vec<(String, String)>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (key, var) in from_env {
+        let value =
+            std::env::var(&var).with_context(|| format!("--secret-env {key}={var}: the variable {var} is not set"))?;
+        out.push((key, value));
+    }
+    let stdin = std::io::stdin();
+    for key in prompted {
+        let value = if stdin.is_terminal() {
+            rpassword::prompt_password(format!("{key} for target `{target}`: ")).context("reading the secret")?
+        } else {
+            let mut line = String::new();
+            stdin.read_line(&mut line).context("reading the secret from stdin")?;
+            line.trim_end_matches(['\n', '\r']).to_string()
+        };
+        if value.is_empty() {
+            anyhow::bail!("the secret `{key}` is empty");
+        }
+        out.push((key, value));
+    }
+    Ok(out)
 }
 
 /// Add a target to the configuration, creating its read-write directories.
@@ -159,6 +208,7 @@ pub(crate) fn add_target(
     name: &str,
     plugin_name: &str,
     settings: Vec<(String, String)>,
+    secret_values: Vec<(String, String)>,
 ) -> anyhow::Result<TargetEntry> {
     validate_target_name(name)?;
     let mut config = ConfigFile::load(&env.config_dir)?;
@@ -167,6 +217,16 @@ pub(crate) fn add_target(
     }
     let catalog = Catalog::load(&env.config_dir)?;
     let plugin = catalog.resolve(&env.runtime, plugin_name)?;
+    let schema = &plugin.manifest().config;
+    let is_secret = |k: &str| schema.get(k).is_some_and(|c| c.secret);
+    if let Some((k, _)) = settings.iter().find(|(k, _)| is_secret(k)) {
+        anyhow::bail!(
+            "`{k}` is a secret: pass it with --secret {k} (prompt or stdin) or --secret-env {k}=VAR, never on the command line"
+        );
+    }
+    if let Some((k, _)) = secret_values.iter().find(|(k, _)| !is_secret(k)) {
+        anyhow::bail!("`{k}` is not a secret setting of plugin `{}`; pass it with --set", plugin.name());
+    }
     let mut settings: BTreeMap<String, String> = settings.into_iter().collect();
     // Directory settings are stored absolute, and read-write ones are created.
     for request in &plugin.manifest().capabilities.directories {
@@ -179,21 +239,37 @@ pub(crate) fn add_target(
         }
     }
     // Fail now, not at first use, if the settings do not fit.
-    Target::open(&env.runtime, plugin.clone(), name, &settings)?;
+    let mut all = settings.clone();
+    all.extend(secret_values.iter().cloned());
+    Target::open(&env.runtime, plugin.clone(), name, &all)?;
+    let mut sealed = BTreeMap::new();
+    if !secret_values.is_empty() {
+        let key = MasterKey::load(&env.config_dir, true)?;
+        for (k, v) in &secret_values {
+            sealed.insert(k.clone(), key.seal(&secrets::slot(name, k), v));
+        }
+    }
     // A plugin given as a file is recorded by absolute path; names stay names.
     let by_name = plugin::builtin::get(plugin_name).is_some() || catalog.installed().contains_key(plugin_name);
     let plugin_ref =
         if by_name { plugin_name.to_string() } else { absolute(Path::new(plugin_name))?.display().to_string() };
-    let entry = TargetEntry { plugin: plugin_ref, settings };
+    let entry = TargetEntry { plugin: plugin_ref, settings, secrets: sealed };
     config.targets.insert(name.to_string(), entry.clone());
     config.save()?;
     Ok(entry)
 }
 
-fn add(env: &Env, name: &str, plugin_name: &str, settings: Vec<(String, String)>) -> anyhow::Result<ExitCode> {
-    let entry = add_target(env, name, plugin_name, settings)?;
+fn add(
+    env: &Env,
+    name: &str,
+    plugin_name: &str,
+    settings: Vec<(String, String)>,
+    secrets: Vec<(String, String)>,
+) -> anyhow::Result<ExitCode> {
+    let entry = add_target(env, name, plugin_name, settings, secrets)?;
     if env.json {
-        output::json(&json!({ "name": name, "plugin": entry.plugin, "settings": entry.settings }))?;
+        let secrets: BTreeMap<&String, &str> = entry.secrets.keys().map(|k| (k, "***")).collect();
+        output::json(&json!({ "name": name, "plugin": entry.plugin, "settings": entry.settings, "secrets": secrets }))?;
     } else {
         println!("added target `{name}` (plugin {}); check it with `warden target test {name}`", entry.plugin);
     }
@@ -203,7 +279,15 @@ fn add(env: &Env, name: &str, plugin_name: &str, settings: Vec<(String, String)>
 fn list(env: &Env) -> anyhow::Result<ExitCode> {
     let config = ConfigFile::load(&env.config_dir)?;
     if env.json {
-        output::json(&config.targets)?;
+        let shown: BTreeMap<&String, serde_json::Value> = config
+            .targets
+            .iter()
+            .map(|(name, t)| {
+                let secrets: BTreeMap<&String, &str> = t.secrets.keys().map(|k| (k, "***")).collect();
+                (name, json!({ "plugin": t.plugin, "settings": t.settings, "secrets": secrets }))
+            })
+            .collect();
+        output::json(&shown)?;
     } else if config.targets.is_empty() {
         println!("no targets yet; add one with `warden target add NAME --plugin fs --set path=DIR`");
     } else {
@@ -225,6 +309,7 @@ fn show(env: &Env, name: &str) -> anyhow::Result<ExitCode> {
             "plugin": entry.plugin,
             "plugin_version": target.plugin().manifest().version,
             "settings": entry.settings,
+            "secrets": entry.secrets.keys().map(|k| (k.clone(), "***")).collect::<BTreeMap<_, _>>(),
             "granted": target.grants(),
         }))?;
     } else {
@@ -232,6 +317,9 @@ fn show(env: &Env, name: &str) -> anyhow::Result<ExitCode> {
         println!("plugin:   {} {} ({})", target.plugin().name(), target.plugin().manifest().version, entry.plugin);
         for (k, v) in &entry.settings {
             println!("setting:  {k} = {v}");
+        }
+        for k in entry.secrets.keys() {
+            println!("secret:   {k} = *** (sealed under the master key)");
         }
         for dir in &target.grants().directories {
             println!("grant:    directory {} ({:?}) as `{}`", dir.host_path.display(), dir.access, dir.config_key);

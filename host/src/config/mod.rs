@@ -21,6 +21,9 @@ pub struct TargetEntry {
     /// Its settings (non-secret).
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// Its secret settings, sealed under the master key (see `secrets`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -115,7 +118,11 @@ mod tests {
         assert!(cfg.targets.is_empty());
         cfg.targets.insert(
             "t".into(),
-            TargetEntry { plugin: "fs".into(), settings: [("path".to_string(), "/x".to_string())].into() },
+            TargetEntry {
+                plugin: "fs".into(),
+                settings: [("path".to_string(), "/x".to_string())].into(),
+                secrets: BTreeMap::new(),
+            },
         );
         cfg.save().unwrap();
         let again = ConfigFile::load(dir.path()).unwrap();

@@ -28,6 +28,7 @@ impl World {
         cmd.env("WARDEN_CONFIG_DIR", self.path("config"))
             .env("WARDEN_CACHE_DIR", shared_cache())
             .env_remove("WARDEN_LOG")
+            .env_remove("WARDEN_MASTER_SECRET")
             .env_remove("WARDEN_CALL_TIMEOUT")
             .env_remove("WARDEN_MEMORY_LIMIT_MIB");
         cmd

@@ -6,6 +6,7 @@
 //! - `recurse`: unbounded recursion (stack overflow);
 //! - `stderr`: writes 20 MB of escape-laden text to stderr, then succeeds;
 //! - `log-flood`: calls the host log 100,000 times with 4 KiB messages, then succeeds;
+//! - `config`: reports the settings it was opened with (secrets must not be among them);
 //! - `ambient`: reports its environment, arguments and preopens in an `other` error;
 //! - `escape`: tries to leave its directory and reports what worked in an `other` error;
 //! - `short` (get): promises 1,000 bytes and delivers 10;
@@ -51,6 +52,7 @@ static API_VERSION: [u8; 5] = *b"0.1.0";
 struct Hostile;
 struct HostileSession {
     root: Descriptor,
+    config: Vec<(String, String)>,
 }
 
 export!(Hostile);
@@ -97,6 +99,7 @@ impl HostileSession {
                 }
                 Ok(meta(key.into(), 0))
             }
+            "config" => Err(Error::Other(format!("config={:?}", self.config))),
             "ambient" => {
                 let env: Vec<(String, String)> = std::env::vars().collect();
                 let args: Vec<String> = std::env::args().collect();
@@ -200,13 +203,13 @@ impl Guest for Hostile {
 }
 
 impl GuestSession for HostileSession {
-    fn open(_config: Vec<(String, String)>) -> Result<Session, Error> {
+    fn open(config: Vec<(String, String)>) -> Result<Session, Error> {
         let root = get_directories()
             .into_iter()
             .next()
             .map(|(d, _)| d)
             .ok_or_else(|| Error::PermissionDenied("no directory granted".into()))?;
-        Ok(Session::new(HostileSession { root }))
+        Ok(Session::new(HostileSession { root, config }))
     }
 
     fn features(&self) -> Features {
