@@ -11,6 +11,7 @@ const WORKSPACES: &[&str] = &["plugins", "sdk-guest"];
 /// Every plugin the tests and the binary use, as (package, artifact stem).
 const PLUGINS: &[(&str, &str)] = &[
     ("memory-target", "memory_target"),
+    ("warden-plugin-s3", "warden_plugin_s3"),
     ("broken-target", "broken_target"),
     ("warden-plugin-fs", "warden_plugin_fs"),
     ("warden-plugin-null-sink", "warden_plugin_null_sink"),
@@ -23,7 +24,7 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir.parent().expect("host/ has a parent").to_path_buf();
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    for dir in ["plugins/fs", "plugins/testing", "plugins/Cargo.toml", "plugins/Cargo.lock"] {
+    for dir in ["plugins/fs", "plugins/s3", "plugins/testing", "plugins/Cargo.toml", "plugins/Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     for dir in ["sdk-guest/src", "sdk-guest/examples", "sdk-guest/Cargo.toml", "sdk-guest/Cargo.lock"] {

@@ -3,8 +3,11 @@
 /// The `fs` plugin: a target over one directory.
 pub const FS: &[u8] = include_bytes!(concat!(env!("WARDEN_PLUGIN_DIR"), "/warden_plugin_fs.wasm"));
 
+/// The `s3` plugin: a target in an S3 bucket, the host signing its requests.
+pub const S3: &[u8] = include_bytes!(concat!(env!("WARDEN_PLUGIN_DIR"), "/warden_plugin_s3.wasm"));
+
 /// The built-in plugins, by name.
-const BUILTIN: &[(&str, &[u8])] = &[("fs", FS)];
+const BUILTIN: &[(&str, &[u8])] = &[("fs", FS), ("s3", S3)];
 
 /// A built-in plugin's bytes.
 pub fn get(name: &str) -> Option<&'static [u8]> {

@@ -276,15 +276,33 @@ impl Manifest {
             spec.value_type.check(value).map_err(|why| format!("setting `{key}`: {why}; {}", valid()))?;
         }
         let mut full = settings.clone();
+        let mut templated = Vec::new();
         for (key, spec) in &self.config {
             if full.contains_key(key) {
                 continue;
             }
             if let Some(default) = &spec.default {
                 full.insert(key.clone(), default.clone());
+                if default.contains('{') {
+                    templated.push(key.clone());
+                }
             } else if spec.required {
                 return Err(format!("missing required setting `{key}` ({}); {}", spec.description, valid()));
             }
+        }
+        // Defaults may name other settings (`https://s3.{region}.amazonaws.com`); never a
+        // secret one, whose value must not flow into a setting the plugin sees.
+        let public: Vec<(String, String)> = full
+            .iter()
+            .filter(|(k, _)| !self.config.get(*k).is_some_and(|c| c.secret))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for key in templated {
+            let mut value = full[&key].clone();
+            for (other, other_value) in &public {
+                value = value.replace(&format!("{{{other}}}"), other_value);
+            }
+            full.insert(key, value);
         }
         Ok(full)
     }
@@ -340,6 +358,18 @@ access = "read-write"
         assert!(check("endpoint", "https://s3.example.com:9000").is_ok());
         assert!(check("endpoint", "s3.example.com").unwrap_err().contains("URL"));
         assert!(Manifest::parse(b"name = \"t\"\nversion = \"1\"\nkinds = [\"target\"]\n[config.n]\ntype = \"integer\"\ndefault = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn defaults_name_other_settings_but_never_secrets() {
+        let m = Manifest::parse(
+            b"name = \"t\"\nversion = \"1\"\nkinds = [\"target\"]\n[config.region]\ndefault = \"us-east-1\"\n[config.endpoint]\ndefault = \"https://s3.{region}.amazonaws.com/{key}\"\n[config.key]\nsecret = true\n",
+        )
+        .unwrap();
+        let full = m.check_config(&BTreeMap::from([("key".to_string(), "SECRET".to_string())])).unwrap();
+        assert_eq!(full["endpoint"], "https://s3.us-east-1.amazonaws.com/{key}");
+        let full = m.check_config(&BTreeMap::from([("region".to_string(), "eu-west-1".to_string())])).unwrap();
+        assert_eq!(full["endpoint"], "https://s3.eu-west-1.amazonaws.com/{key}");
     }
 
     #[test]
