@@ -1,6 +1,6 @@
-//! The fs plugin's key mapping, compiled natively so its unit tests run here (the plugin
-//! crate itself only builds for wasm32-wasip2).
+//! The SDK's key mapping (used by the fs plugin and the s3 plugin's safe keys), compiled
+//! natively here too.
 
-#[path = "../../plugins/fs/src/keymap.rs"]
+#[path = "../../sdk-guest/src/keymap.rs"]
 #[allow(dead_code)]
 mod keymap;

@@ -36,6 +36,7 @@ extern crate self as warden_sdk;
 pub mod bindings;
 mod config;
 pub mod io;
+pub mod keymap;
 pub mod log;
 mod target;
 mod types;

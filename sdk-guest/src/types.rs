@@ -205,6 +205,20 @@ impl fmt::Display for Key {
     }
 }
 
+impl From<&str> for Key {
+    /// A key from text, for a plugin's own calls (the host validates the keys it sends).
+    fn from(key: &str) -> Self {
+        Key(key.to_string())
+    }
+}
+
+impl From<String> for Key {
+    /// A key from text, for a plugin's own calls (the host validates the keys it sends).
+    fn from(key: String) -> Self {
+        Key(key)
+    }
+}
+
 impl AsRef<str> for Key {
     fn as_ref(&self) -> &str {
         &self.0

@@ -9,10 +9,9 @@
 //! Bytes never pass through this plugin's memory: `put` splices the host's stream into the temp
 //! file's write stream, and `get` hands back the file's read stream.
 
-mod keymap;
-
 use std::collections::BTreeSet;
 
+use warden_sdk::keymap;
 use warden_sdk::wasip2::filesystem::types::{
     Descriptor, DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
 };

@@ -28,6 +28,8 @@ struct S3 {
     client: http::Client,
     bucket: String,
     prefix: String,
+    /// Keys escaped for filesystem-backed servers (see the `safe_keys` setting).
+    safe_keys: bool,
     part_size: u64,
     threshold: u64,
     /// Response bodies whose streams the host is still reading; released at the next call.
@@ -37,8 +39,78 @@ struct S3 {
 warden_sdk::export_target!(S3);
 
 impl S3 {
-    fn object_path(&self, key: &str) -> String {
-        format!("/{}/{}", self.bucket, http::encode_path(&format!("{}{key}", self.prefix)))
+    /// The S3 key for a key: under the prefix, escaped when `safe_keys` is on.
+    fn s3_key(&self, key: &str) -> Result<String> {
+        if self.safe_keys {
+            let encoded = warden_sdk::keymap::encode(key).map_err(Error::invalid_input)?;
+            Ok(format!("{}{encoded}", self.prefix))
+        } else {
+            Ok(format!("{}{key}", self.prefix))
+        }
+    }
+
+    fn object_path(&self, key: &str) -> Result<String> {
+        Ok(format!("/{}/{}", self.bucket, http::encode_path(&self.s3_key(key)?)))
+    }
+
+    /// A key back from an S3 key, `None` for objects that are not ours.
+    fn key_of(&self, s3_key: &str) -> Option<String> {
+        let name = s3_key.strip_prefix(&self.prefix)?;
+        if self.safe_keys { warden_sdk::keymap::decode(name) } else { Some(name.to_string()) }
+    }
+
+    /// One page of S3's own listing.
+    fn list_raw(&self, s3_prefix: &str, start_after: Option<&str>, limit: u32) -> Result<xml::Listing> {
+        let mut query =
+            format!("/{}?list-type=2&max-keys={limit}&prefix={}", self.bucket, http::encode_query(s3_prefix));
+        if let Some(after) = start_after {
+            query.push_str(&format!("&start-after={}", http::encode_query(after)));
+        }
+        let response = self.client.send(Request::new(Method::Get, query))?;
+        let status = response.status;
+        let text = response.text()?;
+        if status != 200 {
+            return Err(http::error_from(status, &text, None, "list", s3_prefix, &self.bucket));
+        }
+        xml::list_page(&text).map_err(|e| Error::other(format!("list: the listing is not valid XML: {e}")))
+    }
+
+    /// Listing with escaped keys: escaping changes the order, so the plugin reads every key
+    /// under the prefix's directory and keeps the smallest after the cursor.
+    fn list_safe(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<ListPage> {
+        let dir = match prefix.rfind('/') {
+            Some(i) => format!("{}/", warden_sdk::keymap::encode(&prefix[..i]).map_err(Error::invalid_input)?),
+            None => String::new(),
+        };
+        let s3_prefix = format!("{}{dir}", self.prefix);
+        let mut best: std::collections::BTreeMap<String, ObjectMeta> = std::collections::BTreeMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list_raw(&s3_prefix, after.as_deref(), MAX_PAGE)?;
+            let last_raw = page.objects.last().map(|o| o.key.clone());
+            for mut object in page.objects {
+                let Some(key) = self.key_of(&object.key) else { continue };
+                if !key.starts_with(prefix) || cursor.is_some_and(|c| key.as_str() <= c) {
+                    continue;
+                }
+                object.key = key.clone();
+                best.insert(key, object);
+                // Keep one more than a page, to know whether another page follows.
+                if best.len() > limit as usize + 1 {
+                    best.pop_last();
+                }
+            }
+            // Page by start-after (not every server keeps continuation tokens).
+            match last_raw {
+                Some(last) if page.truncated => after = Some(last),
+                _ => break,
+            }
+        }
+        let more = best.len() > limit as usize;
+        let mut objects: Vec<ObjectMeta> = best.into_values().collect();
+        objects.truncate(limit as usize);
+        let next = if more { objects.last().map(|o| o.key.clone()) } else { None };
+        Ok(ListPage { objects, next })
     }
 
     /// Release the bodies of earlier gets: the host has finished with their streams, since it
@@ -48,7 +120,7 @@ impl S3 {
     }
 
     fn head_object(&self, key: &Key) -> Result<ObjectMeta> {
-        let response = self.client.send(Request::new(Method::Head, self.object_path(key.as_str())))?;
+        let response = self.client.send(Request::new(Method::Head, self.object_path(key.as_str())?))?;
         match response.status {
             200 => Ok(ObjectMeta {
                 key: key.to_string(),
@@ -62,7 +134,7 @@ impl S3 {
     }
 
     fn put_single(&self, key: &Key, body: http::RequestBody<'_>, options: &PutOptions) -> Result<()> {
-        let mut request = Request::new(Method::Put, self.object_path(key.as_str()));
+        let mut request = Request::new(Method::Put, self.object_path(key.as_str())?);
         if options.create_only {
             request = request.header("if-none-match", "*");
         }
@@ -70,8 +142,34 @@ impl S3 {
         match response.status {
             200 | 201 | 204 => Ok(()),
             412 => Err(Error::already_exists(format!("put `{key}` (create-only): the key already exists"))),
-            _ => Err(response.error("put", key.as_str(), &self.bucket)),
+            _ => {
+                let error = response.error("put", key.as_str(), &self.bucket);
+                Err(self.explain_conflict(key).unwrap_or(error))
+            }
         }
+    }
+
+    /// With escaped keys the server stores files: `a` and `a/b` cannot both exist. When a put
+    /// fails, say so (the contract's `invalid-input`) if that is why.
+    fn explain_conflict(&self, key: &Key) -> Option<Error> {
+        if !self.safe_keys {
+            return None;
+        }
+        let conflict = || {
+            Error::invalid_input(format!(
+                "put `{key}`: with safe_keys the server keeps objects as files and cannot hold an object at a key that is also a prefix of others"
+            ))
+        };
+        let mut parent = key.as_str();
+        while let Some(i) = parent.rfind('/') {
+            parent = &parent[..i];
+            if !parent.is_empty() && self.head_object(&Key::from(parent)).is_ok() {
+                return Some(conflict());
+            }
+        }
+        let below = format!("{}/", self.s3_key(key.as_str()).ok()?);
+        let listing = self.list_raw(&below, None, 1).ok()?;
+        (!listing.objects.is_empty()).then(conflict)
     }
 }
 
@@ -88,6 +186,7 @@ impl Target for S3 {
             client: http::Client::new(endpoint)?,
             bucket,
             prefix: config.get("prefix").unwrap_or_default().to_string(),
+            safe_keys: config.flag("safe_keys", false)?,
             part_size,
             threshold: threshold.max(part_size),
             held: RefCell::new(Vec::new()),
@@ -100,7 +199,8 @@ impl Target for S3 {
             create_only: true,
             max_object_size: Some(5 << 40),
             max_list_page: MAX_PAGE,
-            prefix_keys: true,
+            // A filesystem-backed server cannot hold `a` beside `a/b`.
+            prefix_keys: !self.safe_keys,
         }
     }
 
@@ -195,7 +295,7 @@ impl Target for S3 {
 
     fn get(&self, key: &Key, range: Option<ByteRange>) -> Result<GetBody> {
         self.release_held();
-        let path = self.object_path(key.as_str());
+        let path = self.object_path(key.as_str())?;
         let mut request = Request::new(Method::Get, path);
         if let Some(r) = range {
             if r.length == Some(0) {
@@ -255,27 +355,17 @@ impl Target for S3 {
     fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<ListPage> {
         self.release_held();
         let limit = if limit == 0 { MAX_PAGE } else { limit.min(MAX_PAGE) };
-        let mut query = format!(
-            "/{}?list-type=2&max-keys={limit}&prefix={}",
-            self.bucket,
-            http::encode_query(&format!("{}{prefix}", self.prefix))
-        );
-        if let Some(c) = cursor {
-            query.push_str(&format!("&start-after={}", http::encode_query(&format!("{}{c}", self.prefix))));
+        if self.safe_keys {
+            return self.list_safe(prefix, cursor, limit);
         }
-        let response = self.client.send(Request::new(Method::Get, query))?;
-        let status = response.status;
-        let text = response.text()?;
-        if status != 200 {
-            return Err(http::error_from(status, &text, None, "list", prefix, &self.bucket));
-        }
-        let page = xml::list_page(&text)
-            .map_err(|e| Error::other(format!("list `{prefix}`: the listing is not valid XML: {e}")))?;
+        let s3_prefix = format!("{}{prefix}", self.prefix);
+        let start_after = cursor.map(|c| format!("{}{c}", self.prefix));
+        let page = self.list_raw(&s3_prefix, start_after.as_deref(), limit)?;
         let objects: Vec<ObjectMeta> = page
             .objects
             .into_iter()
             .filter_map(|mut o| {
-                o.key = o.key.strip_prefix(&self.prefix)?.to_string();
+                o.key = self.key_of(&o.key)?;
                 Some(o)
             })
             .collect();
@@ -285,7 +375,7 @@ impl Target for S3 {
 
     fn delete(&self, key: &Key) -> Result<()> {
         self.release_held();
-        let response = self.client.send(Request::new(Method::Delete, self.object_path(key.as_str())))?;
+        let response = self.client.send(Request::new(Method::Delete, self.object_path(key.as_str())?))?;
         match response.status {
             200 | 204 | 404 => Ok(()),
             _ => Err(response.error("delete", key.as_str(), &self.bucket)),
@@ -298,7 +388,7 @@ impl S3 {
     /// last), then from the body: spliced exact parts when the size is known, else parts read
     /// into memory one at a time. Any failure aborts the upload, so no part is left behind.
     fn put_multipart(&self, key: &Key, body: &mut Body<'_>, options: &PutOptions, queue: Vec<Vec<u8>>) -> Result<u64> {
-        let path = self.object_path(key.as_str());
+        let path = self.object_path(key.as_str())?;
         let response = self.client.send(Request::new(Method::Post, format!("{path}?uploads")))?;
         if response.status != 200 {
             return Err(response.error("put (create upload)", key.as_str(), &self.bucket));

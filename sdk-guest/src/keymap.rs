@@ -1,4 +1,5 @@
-//! The injective, escape-proof mapping from keys to relative paths.
+//! An injective, escape-proof mapping from keys to relative paths, for backends with a
+//! filesystem's rules (the fs plugin; S3 servers backed by a filesystem, such as MinIO).
 //!
 //! Each `/`-separated segment is encoded on its own: letters, digits, `-`, `_` and `.` stand
 //! for themselves, except a leading `.` (so no segment is `.`, `..` or a hidden temp name);
@@ -75,6 +76,13 @@ pub fn decode_segment(name: &str) -> Option<String> {
     (again == name).then_some(out)
 }
 
+/// Decode a whole path (segments joined by `/`), or `None` if any segment is not one the
+/// encoding produces.
+pub fn decode(path: &str) -> Option<String> {
+    let segments: Option<Vec<String>> = path.split('/').map(decode_segment).collect();
+    Some(segments?.join("/"))
+}
+
 /// Split an encoded path into its parent directory (if any) and its last segment.
 pub fn split_parent(path: &str) -> (Option<&str>, &str) {
     match path.rfind('/') {
@@ -120,6 +128,14 @@ mod tests {
             assert!(!enc.starts_with('.'));
             assert_eq!(decode_segment(&enc).as_deref(), Some(lead.as_str()), "byte {b:#x}");
         }
+    }
+
+    #[test]
+    fn whole_paths_round_trip() {
+        for key in ["a", "a/b", "../x", "x/", "/lead", "y//z", "%2e", "a b/~c"] {
+            assert_eq!(decode(&encode(key).unwrap()).as_deref(), Some(key), "{key}");
+        }
+        assert_eq!(decode("a/%2d"), None);
     }
 
     #[test]
