@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 pub mod http_server;
+pub mod moto;
 pub mod s3_server;
 
 /// A scratch world for one test: config, cache and data directories under one temp dir.
