@@ -91,3 +91,37 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 pub fn test_plugin(stem: &str) -> PathBuf {
     warden::plugin::builtin::testing::path(stem)
 }
+
+/// Rename the manifest section (every mention of its name) so the component has none.
+pub fn without_manifest(mut bytes: Vec<u8>) -> Vec<u8> {
+    let marker = b"warden:manifest";
+    let mut renamed = 0;
+    while let Some(at) = bytes.windows(marker.len()).position(|w| w == marker) {
+        bytes[at..at + marker.len()].copy_from_slice(b"wardenXmanifest");
+        renamed += 1;
+    }
+    assert!(renamed > 0, "the section is present");
+    bytes
+}
+
+/// Append a custom section to a component, bypassing `pack`'s checks.
+pub fn with_section(mut bytes: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
+    fn leb(out: &mut Vec<u8>, mut v: usize) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            out.push(if v == 0 { b } else { b | 0x80 });
+            if v == 0 {
+                return;
+            }
+        }
+    }
+    let mut body = Vec::new();
+    leb(&mut body, name.len());
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(data);
+    bytes.push(0);
+    leb(&mut bytes, body.len());
+    bytes.extend_from_slice(&body);
+    bytes
+}
