@@ -20,3 +20,9 @@ lint:
 # Check that the WIT contract parses, through the host's bindings.
 wit-check:
     cargo check --locked -p warden
+
+# The S3 benchmark: the s3 plugin against native aws-sdk-s3 and rclone on a local S3 server,
+# plus the host's RSS while putting 4 GiB (rclone: apt-get install rclone).
+bench-s3:
+    cargo build --release --locked --bin warden
+    cargo run --release --manifest-path bench/s3/Cargo.toml

@@ -79,7 +79,7 @@ fn bad_input_gets_a_clear_error_and_exit_code() {
         (
             vec!["target".into(), "add".into(), "t".into(), "--plugin".into(), "ftp".into()],
             3,
-            "no plugin named `ftp` (built in: fs)",
+            "no plugin named `ftp` (built in: fs, s3)",
         ),
         (
             vec!["target".into(), "add".into(), "t".into(), "--plugin".into(), "fs".into()],

@@ -69,9 +69,9 @@ fn misconfigurations_get_sentences_a_person_can_act_on() {
         .code(1)
         .stdout(predicate::str::contains("FAIL credentials are accepted"))
         .stdout(predicate::str::contains("check the access key and secret"));
+    // A read (no request body: a server that refuses early cannot cut it off mid-upload).
     w.warden()
-        .args(["target", "put", "badkey", "k"])
-        .write_stdin("x")
+        .args(["target", "get", "badkey", "k"])
         .assert()
         .code(6)
         .stderr(predicate::str::contains("unauthenticated"))
