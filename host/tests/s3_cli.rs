@@ -74,7 +74,7 @@ fn misconfigurations_get_sentences_a_person_can_act_on() {
         .args(["target", "get", "badkey", "k"])
         .assert()
         .code(6)
-        .stderr(predicate::str::contains("unauthenticated"))
+        .stderr(predicate::str::contains("credentials not accepted; `warden target test` tells which"))
         .stderr(predicate::str::contains("not-the-secret").not());
 
     add_s3(&w, "nobucket", &server.endpoint(), "no-such-bucket", SECRET_KEY).success();

@@ -153,7 +153,12 @@ pub fn error_from(status: u16, text: &str, retry_after: Option<u32>, op: &str, k
         (_, "NoSuchKey") | (404, _) => Error::not_found(what),
         (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AuthorizationHeaderMalformed" | "ExpiredToken")
         | (401, _) => Error::unauthenticated(format!("{what} (check the access key, the secret and the region)")),
-        (_, "AccessDenied") | (403, _) => Error::permission_denied(what),
+        (_, "AccessDenied") => Error::permission_denied(what),
+        // HEAD answers carry no body to tell a refused key from a missing permission.
+        (403, "") => Error::permission_denied(format!(
+            "{what}: access denied or credentials not accepted; `warden target test` tells which"
+        )),
+        (403, _) => Error::permission_denied(what),
         (_, "SlowDown") | (429, _) => Error::rate_limited(retry_after, what),
         (412, _) => Error::already_exists(what),
         (500 | 502 | 503 | 504, _) | (_, "InternalError" | "ServiceUnavailable" | "RequestTimeout") => {
