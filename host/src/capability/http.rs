@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderName;
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode as P2ErrorCode;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::error::{Error, Result};
@@ -174,6 +175,18 @@ impl WasiHttpHooks for HttpHooks {
                 || name.as_str().starts_with("proxy-")
                 || wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(name)
         })
+    }
+
+    // Transport failures reach the plugin as typed error codes and, through it, the operator;
+    // in the host's log they are detail, not warnings.
+    fn p2_error_from_hyper(&mut self, err: &hyper::Error) -> P2ErrorCode {
+        tracing::debug!(plugin = %self.plugin, "HTTP protocol error: {err}");
+        P2ErrorCode::HttpProtocolError
+    }
+
+    fn p2_error_from_connect(&mut self, err: &std::io::Error) -> P2ErrorCode {
+        tracing::debug!(plugin = %self.plugin, "connect error: {err}");
+        P2ErrorCode::ConnectionRefused
     }
 
     fn send_request(
