@@ -71,6 +71,16 @@ async fn an_infinite_loop_is_stopped_at_the_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_forever_in_a_host_call_is_stopped_at_the_deadline() {
+    let s = setup(Limits { call_timeout: Duration::from_secs(1), ..Limits::default() });
+    let started = Instant::now();
+    let reason = trap_reason(put(&s.target, "sleep").await);
+    assert_eq!(reason, TrapReason::Deadline(Duration::from_secs(1)));
+    assert!(started.elapsed() < Duration::from_secs(30), "stopped in {:?}", started.elapsed());
+    still_works(&s.target).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_bomb_hits_the_memory_limit() {
     let s = setup(Limits { memory_bytes: 32 << 20, ..Limits::default() });
     let reason = trap_reason(put(&s.target, "oom").await);

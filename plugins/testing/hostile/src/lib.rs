@@ -4,6 +4,7 @@
 //! - `loop`: spins forever (the deadline must stop it);
 //! - `oom`: allocates until memory runs out;
 //! - `recurse`: unbounded recursion (stack overflow);
+//! - `sleep`: blocks for an hour inside a host call (the host's timer must stop it);
 //! - `stderr`: writes 20 MB of escape-laden text to stderr, then succeeds;
 //! - `log-flood`: calls the host log 100,000 times with 4 KiB messages, then succeeds;
 //! - `config`: reports the settings it was opened with (secrets must not be among them);
@@ -85,6 +86,11 @@ impl HostileSession {
                 }
             }
             "recurse" => Ok(meta(key.into(), recurse(0))),
+            "sleep" => {
+                // Block inside a host call (a pollable that resolves in an hour).
+                sleep_in_host();
+                Ok(meta(key.into(), 0))
+            }
             "stderr" => {
                 let line = "\x1b[31mred\x1b[0m \x1b]0;title\x07 flood ".repeat(100);
                 for _ in 0..(20_000_000 / line.len()) {
@@ -302,4 +308,10 @@ fn http_get(url: &str, with_auth: bool) -> Result<(u16, Option<String>), String>
     };
     let location = response.headers().get("location").first().map(|v| String::from_utf8_lossy(v).into_owned());
     Ok((response.status(), location))
+}
+
+/// Wait on a monotonic-clock pollable an hour away: time spent in the host, not in wasm.
+fn sleep_in_host() {
+    let pollable = wasip2::clocks::monotonic_clock::subscribe_duration(3_600_000_000_000);
+    pollable.block();
 }
