@@ -195,3 +195,26 @@ async fn a_one_shot_body_is_never_retried() {
         other => panic!("head should succeed after retries, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_grant_allows_no_change_at_all() {
+    let manifest = b"name = \"reader\"\nversion = \"1\"\nkinds = [\"target\"]\n[config.path]\nrequired = true\n[[capabilities.directories]]\nconfig = \"path\"\naccess = \"read-only\"\n[config.endpoint]\n[[capabilities.http]]\nconfig = \"endpoint\"\n";
+    let bytes = support::with_section(
+        support::without_manifest(std::fs::read(support::test_plugin("warden_plugin_hostile")).unwrap()),
+        "warden:manifest",
+        manifest,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("existing"), "keep me").unwrap();
+    let runtime = Runtime::builder().cache_dir(support::shared_cache()).build().unwrap();
+    let plugin = Plugin::load(&runtime, PluginSource::File("reader.wasm".into()), &bytes).unwrap();
+    let settings = BTreeMap::from([("path".to_string(), dir.path().display().to_string())]);
+    let target = Target::open(&runtime, plugin, "reader", &settings).unwrap();
+    match put(&target, "write-anything").await {
+        Err(Error::Plugin { class: ErrorClass::Other, message, .. }) => assert_eq!(message, "reached=[]"),
+        other => panic!("expected the plugin's report, got {other:?}"),
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["existing"]);
+    assert_eq!(std::fs::read_to_string(dir.path().join("existing")).unwrap(), "keep me");
+}

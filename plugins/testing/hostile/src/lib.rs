@@ -9,6 +9,8 @@
 //! - `log-flood`: calls the host log 100,000 times with 4 KiB messages, then succeeds;
 //! - `config`: reports the settings it was opened with (secrets must not be among them);
 //! - `ambient`: reports its environment, arguments and preopens in an `other` error;
+//! - `write-anything`: tries to create, write, truncate, link, rename, unlink, mkdir and
+//!   symlink in its directory (all must fail under a read-only grant);
 //! - `escape`: tries to leave its directory and reports what worked in an `other` error;
 //! - `short` (get): promises 1,000 bytes and delivers 10;
 //! - `huge-list` (list prefix): returns more objects than the limit;
@@ -112,6 +114,36 @@ impl HostileSession {
                 let preopens: Vec<String> = get_directories().into_iter().map(|(_, name)| name).collect();
                 let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
                 Err(Error::Other(format!("env={env:?} args={args:?} preopens={preopens:?} cwd={cwd:?}")))
+            }
+            "write-anything" => {
+                // Under a read-only grant every one of these must fail.
+                let mut reached = Vec::new();
+                let root = &self.root;
+                if root.open_at(PathFlags::empty(), "new-file", OpenFlags::CREATE, DescriptorFlags::WRITE).is_ok() {
+                    reached.push("create a file");
+                }
+                if root.open_at(PathFlags::empty(), "existing", OpenFlags::empty(), DescriptorFlags::WRITE).is_ok() {
+                    reached.push("open a file for writing");
+                }
+                if root.open_at(PathFlags::empty(), "existing", OpenFlags::TRUNCATE, DescriptorFlags::READ).is_ok() {
+                    reached.push("truncate a file");
+                }
+                if root.link_at(PathFlags::empty(), "existing", root, "hard-link").is_ok() {
+                    reached.push("hard link");
+                }
+                if root.rename_at("existing", root, "renamed").is_ok() {
+                    reached.push("rename");
+                }
+                if root.unlink_file_at("existing").is_ok() {
+                    reached.push("unlink");
+                }
+                if root.create_directory_at("new-dir").is_ok() {
+                    reached.push("mkdir");
+                }
+                if root.symlink_at("existing", "sym").is_ok() {
+                    reached.push("symlink");
+                }
+                Err(Error::Other(format!("reached={reached:?}")))
             }
             "escape" => {
                 let mut reached = Vec::new();
