@@ -712,6 +712,9 @@ async fn copy_stream(
     moved: &AtomicU64,
 ) -> std::result::Result<u64, CopyError> {
     use wasmtime_wasi::p2::StreamError;
+    // Streams deliver what they have (an HTTP body comes in frames of a few KiB): gather
+    // them into large writes.
+    let mut out = std::io::BufWriter::with_capacity(BLOCK, out);
     let mut got = 0u64;
     while got < expected {
         let want = (expected - got).min(BLOCK as u64) as usize;
@@ -728,6 +731,7 @@ async fn copy_stream(
             }
         }
     }
+    out.flush().map_err(CopyError::Sink)?;
     Ok(got)
 }
 

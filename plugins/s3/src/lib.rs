@@ -181,7 +181,7 @@ impl Target for S3 {
             return Err(Error::invalid_input(format!("the bucket name {bucket:?} is not valid")));
         }
         let part_size = config.parse::<u64>("part_size_mib")?.unwrap_or(16).clamp(5, 5120) << 20;
-        let threshold = config.parse::<u64>("multipart_threshold_mib")?.unwrap_or(64).max(1) << 20;
+        let threshold = config.parse::<u64>("multipart_threshold_mib")?.unwrap_or(1024).clamp(1, 5120) << 20;
         Ok(S3 {
             client: http::Client::new(endpoint)?,
             bucket,
