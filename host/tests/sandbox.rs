@@ -135,6 +135,10 @@ async fn lying_bodies_and_listings_are_reported() {
         Err(Error::ShortBody { expected: 1000, got: 10, .. }) => {}
         other => panic!("expected a short body, got {other:?}"),
     }
+    match put(&s.target, "lie-size").await {
+        Err(Error::Contract { detail, .. }) => assert!(detail.contains("reported 2 bytes stored"), "{detail}"),
+        other => panic!("expected a contract error, got {other:?}"),
+    }
     match s.target.list("huge-list", None, 10).await {
         Err(Error::Contract { detail, .. }) => assert!(detail.contains("100000 objects for a limit of 10"), "{detail}"),
         other => panic!("expected a contract error, got {other:?}"),

@@ -70,25 +70,33 @@ fn main() {
         .force_path_style(true)
         .build();
     let client = aws_sdk_s3::Client::from_conf(config);
-    let native_put = median((0..runs).map(|_| {
-        tokio.block_on(async {
-            let body = ByteStream::from_path(&source).await.unwrap();
-            let start = Instant::now();
-            client.put_object().bucket(BUCKET).key("native").body(body).send().await.unwrap();
-            start.elapsed()
-        })
-    }).collect());
-    let native_get = median((0..runs).map(|_| {
-        tokio.block_on(async {
-            let start = Instant::now();
-            let object = client.get_object().bucket(BUCKET).key("native").send().await.unwrap();
-            let mut reader = object.body.into_async_read();
-            let mut file = tokio::fs::File::create(scratch.path().join("native-get.bin")).await.unwrap();
-            tokio::io::copy(&mut reader, &mut file).await.unwrap();
-            file.sync_all().await.unwrap();
-            start.elapsed()
-        })
-    }).collect());
+    let native_put = median(
+        (0..runs)
+            .map(|_| {
+                tokio.block_on(async {
+                    let body = ByteStream::from_path(&source).await.unwrap();
+                    let start = Instant::now();
+                    client.put_object().bucket(BUCKET).key("native").body(body).send().await.unwrap();
+                    start.elapsed()
+                })
+            })
+            .collect(),
+    );
+    let native_get = median(
+        (0..runs)
+            .map(|_| {
+                tokio.block_on(async {
+                    let start = Instant::now();
+                    let object = client.get_object().bucket(BUCKET).key("native").send().await.unwrap();
+                    let mut reader = object.body.into_async_read();
+                    let mut file = tokio::fs::File::create(scratch.path().join("native-get.bin")).await.unwrap();
+                    tokio::io::copy(&mut reader, &mut file).await.unwrap();
+                    file.sync_all().await.unwrap();
+                    start.elapsed()
+                })
+            })
+            .collect(),
+    );
 
     // Warden: the s3 plugin, the host signing.
     let runtime = Runtime::builder().cache_dir(scratch.path().join("cache")).build().unwrap();
@@ -103,32 +111,61 @@ fn main() {
     let mut parts = settings.clone();
     parts.insert("multipart_threshold_mib".into(), "64".into());
     let target = Target::open(&runtime, s3.clone(), "bench", &parts).unwrap();
-    let warden_put = median((0..runs).map(|_| {
-        let start = Instant::now();
-        tokio.block_on(target.put("warden", Body::File(source.clone()), PutOptions::default())).unwrap();
-        start.elapsed()
-    }).collect());
+    let warden_put = median(
+        (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                tokio.block_on(target.put("warden", Body::File(source.clone()), PutOptions::default())).unwrap();
+                start.elapsed()
+            })
+            .collect(),
+    );
     // The default: one PUT up to 1 GiB, as the native client makes it.
     let single_target = Target::open(&runtime, s3, "bench-single", &settings).unwrap();
-    let warden_single_put = median((0..runs).map(|_| {
-        let start = Instant::now();
-        tokio.block_on(single_target.put("warden-single", Body::File(source.clone()), PutOptions::default())).unwrap();
-        start.elapsed()
-    }).collect());
-    let warden_get = median((0..runs).map(|_| {
-        let start = Instant::now();
-        let file = std::fs::File::create(scratch.path().join("warden-get.bin")).unwrap();
-        let (_, file) = tokio.block_on(target.get("warden", None, file)).unwrap();
-        file.sync_all().unwrap();
-        start.elapsed()
-    }).collect());
+    let warden_single_put = median(
+        (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                tokio
+                    .block_on(single_target.put("warden-single", Body::File(source.clone()), PutOptions::default()))
+                    .unwrap();
+                start.elapsed()
+            })
+            .collect(),
+    );
+    let warden_get = median(
+        (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                let file = std::fs::File::create(scratch.path().join("warden-get.bin")).unwrap();
+                let (_, file) = tokio.block_on(target.get("warden", None, file)).unwrap();
+                file.sync_all().unwrap();
+                start.elapsed()
+            })
+            .collect(),
+    );
 
     let mb = size >> 20;
     println!("| measurement ({runs} runs, median) | warden (s3 plugin) | native aws-sdk-s3 | ratio |");
     println!("|---|---|---|---|");
-    println!("| put {mb} MiB, one PUT each (the plugin's default up to 1 GiB) | {} | {} | {:.2}x |", rate(size, warden_single_put), rate(size, native_put), native_put.as_secs_f64() / warden_single_put.as_secs_f64());
-    println!("| put {mb} MiB in 16 MiB parts, one at a time (multipart_threshold_mib=64) | {} | {} (one PUT) | {:.2}x |", rate(size, warden_put), rate(size, native_put), native_put.as_secs_f64() / warden_put.as_secs_f64());
-    println!("| get {mb} MiB | {} | {} | {:.2}x |", rate(size, warden_get), rate(size, native_get), native_get.as_secs_f64() / warden_get.as_secs_f64());
+    println!(
+        "| put {mb} MiB, one PUT each (the plugin's default up to 1 GiB) | {} | {} | {:.2}x |",
+        rate(size, warden_single_put),
+        rate(size, native_put),
+        native_put.as_secs_f64() / warden_single_put.as_secs_f64()
+    );
+    println!(
+        "| put {mb} MiB in 16 MiB parts, one at a time (multipart_threshold_mib=64) | {} | {} (one PUT) | {:.2}x |",
+        rate(size, warden_put),
+        rate(size, native_put),
+        native_put.as_secs_f64() / warden_put.as_secs_f64()
+    );
+    println!(
+        "| get {mb} MiB | {} | {} | {:.2}x |",
+        rate(size, warden_get),
+        rate(size, native_get),
+        native_get.as_secs_f64() / warden_get.as_secs_f64()
+    );
 
     // rclone, when installed (Debian's package).
     if Command::new("rclone").arg("version").output().is_ok_and(|o| o.status.success()) {
@@ -146,7 +183,13 @@ fn main() {
         let back = scratch.path().join("rclone-get.bin").display().to_string();
         let put = median((0..runs).map(|_| rclone(&["copyto", &src, &remote])).collect());
         let get = median((0..runs).map(|_| rclone(&["copyto", &remote, &back])).collect());
-        println!("| rclone put / get {mb} MiB | {} / {} | (warden ratio to rclone) | {:.2}x / {:.2}x |", rate(size, put), rate(size, get), put.as_secs_f64() / warden_put.as_secs_f64(), get.as_secs_f64() / warden_get.as_secs_f64());
+        println!(
+            "| rclone put / get {mb} MiB | {} / {} | (warden ratio to rclone) | {:.2}x / {:.2}x |",
+            rate(size, put),
+            rate(size, get),
+            put.as_secs_f64() / warden_put.as_secs_f64(),
+            get.as_secs_f64() / warden_get.as_secs_f64()
+        );
     } else {
         println!("(rclone is not installed: `apt-get install rclone` to compare with it)");
     }
@@ -163,14 +206,21 @@ fn main() {
 
 /// Peak RSS (KiB) of `warden target put` of `file` to the server, from wait4's rusage.
 fn cli_put_rss(server: &S3Server, scratch: &Path, file: &Path) -> i64 {
-    let bin = std::env::var("WARDEN_BIN").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/warden")
-    });
+    let bin = std::env::var("WARDEN_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/warden"));
     let config = scratch.join("config");
     let status = Command::new(&bin)
         .args(["target", "add", "rss", "--plugin", "s3", "--set"])
         .arg(format!("endpoint={}", server.endpoint()))
-        .args(["--set", &format!("bucket={BUCKET}"), "--secret-env", "access_key_id=AK", "--secret-env", "secret_access_key=SK"])
+        .args([
+            "--set",
+            &format!("bucket={BUCKET}"),
+            "--secret-env",
+            "access_key_id=AK",
+            "--secret-env",
+            "secret_access_key=SK",
+        ])
         .env("WARDEN_CONFIG_DIR", &config)
         .env("AK", ACCESS_KEY)
         .env("SK", SECRET_KEY)

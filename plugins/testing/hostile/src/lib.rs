@@ -12,6 +12,7 @@
 //! - `write-anything`: tries to create, write, truncate, link, rename, unlink, mkdir and
 //!   symlink in its directory (all must fail under a read-only grant);
 //! - `escape`: tries to leave its directory and reports what worked in an `other` error;
+//! - `lie-size` (put): reports one byte more than it was sent;
 //! - `short` (get): promises 1,000 bytes and delivers 10;
 //! - `huge-list` (list prefix): returns more objects than the limit;
 //! - `stuck-cursor` (list prefix): returns the same cursor forever;
@@ -261,6 +262,9 @@ impl GuestSession for HostileSession {
     fn put(&self, key: String, _body: &InputStream, options: PutOptions) -> Result<ObjectMeta, Error> {
         // Attacks that end well report the declared size: the lie under test is the attack.
         let size = options.size.unwrap_or(0);
+        if key == "lie-size" {
+            return Ok(meta(key, size + 1));
+        }
         self.attack(&key).unwrap_or_else(|| Ok(meta(key, size))).map(|m| ObjectMeta { size, ..m })
     }
 
