@@ -175,13 +175,7 @@ fn main() {
         );
         let rclone = |args: &[&str]| {
             let start = Instant::now();
-            // --ignore-times: transfer every run (rclone skips files it thinks unchanged).
-            let status = Command::new("rclone")
-                .args(["--ignore-times", "--quiet", "--config", "/dev/null"])
-                .args(args)
-                .env_remove("AWS_CA_BUNDLE")
-                .status()
-                .unwrap();
+            let status = Command::new("rclone").args(args).env_remove("AWS_CA_BUNDLE").status().unwrap();
             assert!(status.success(), "rclone {args:?} failed");
             start.elapsed()
         };
@@ -194,36 +188,6 @@ fn main() {
             rate(size, put),
             rate(size, get),
             put.as_secs_f64() / warden_single_put.as_secs_f64(),
-            get.as_secs_f64() / warden_get.as_secs_f64()
-        );
-
-    // rclone, when installed (Debian's package).
-    if Command::new("rclone").arg("version").output().is_ok_and(|o| o.status.success()) {
-        let remote = format!(
-            ":s3,provider=Other,endpoint='{}',access_key_id={ACCESS_KEY},secret_access_key='{SECRET_KEY}',force_path_style=true:{BUCKET}/rclone",
-            server.endpoint()
-        );
-        let rclone = |args: &[&str]| {
-            let start = Instant::now();
-            // --ignore-times: transfer every run (rclone skips files it thinks unchanged).
-            let status = Command::new("rclone")
-                .args(["--ignore-times", "--quiet", "--config", "/dev/null"])
-                .args(args)
-                .env_remove("AWS_CA_BUNDLE")
-                .status()
-                .unwrap();
-            assert!(status.success(), "rclone {args:?} failed");
-            start.elapsed()
-        };
-        let src = source.display().to_string();
-        let back = scratch.path().join("rclone-get.bin").display().to_string();
-        let put = median((0..runs).map(|_| rclone(&["copyto", &src, &remote])).collect());
-        let get = median((0..runs).map(|_| rclone(&["copyto", &remote, &back])).collect());
-        println!(
-            "| rclone put / get {mb} MiB | {} / {} | (warden ratio to rclone) | {:.2}x / {:.2}x |",
-            rate(size, put),
-            rate(size, get),
-            put.as_secs_f64() / warden_put.as_secs_f64(),
             get.as_secs_f64() / warden_get.as_secs_f64()
         );
     } else {
