@@ -9,6 +9,7 @@
 //! - `WARDEN_BIN`: the `warden` binary (default: the workspace's target/release/warden).
 
 #[path = "../../../host/tests/support/s3_server.rs"]
+#[allow(dead_code)]
 mod s3_server;
 
 use std::collections::BTreeMap;
