@@ -52,3 +52,38 @@ async fn s3_plugin_passes_the_conformance_suite_on_moto() {
     // moto keeps objects in memory: plain S3 keys, `a` beside `a/b` included.
     assert_conformance(&s3_target_at(&moto.endpoint(), "conformance/", SECRET_KEY, false)).await;
 }
+
+/// A body of unknown size that yields `left` bytes and then fails.
+struct FailsAfter {
+    left: usize,
+}
+
+impl std::io::Read for FailsAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("the source failed"));
+        }
+        let n = buf.len().min(self.left);
+        buf[..n].fill(7);
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    support::files_below(dir).into_iter().filter(|p| dir.join(p).is_file()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_multipart_upload_is_aborted_and_leaves_nothing() {
+    use warden::target::{Body, PutOptions};
+    let server = S3Server::start();
+    let target = s3_target(&server, "abort/", SECRET_KEY);
+    let before = files_under(server.root.path());
+    // Past one 16 MiB part, so the upload is multipart when the source fails.
+    let body = Body::Reader(Box::new(FailsAfter { left: 20 << 20 }));
+    let result = target.put("big", body, PutOptions::default()).await;
+    assert!(matches!(result, Err(warden::Error::Io { .. })), "{result:?}");
+    assert!(matches!(target.head("big").await, Err(e) if e.class() == warden::ErrorClass::NotFound));
+    assert_eq!(files_under(server.root.path()), before, "no part or partial object is left on the server");
+}
