@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+pub mod fault_proxy;
 pub mod http_server;
 pub mod moto;
 pub mod s3_server;

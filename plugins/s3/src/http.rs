@@ -332,10 +332,14 @@ fn splice_exact(out: &OutputStream, input: &InputStream, length: u64) -> Result<
     while moved < length {
         match out.blocking_splice(input, (length - moved).min(SPLICE_CHUNK)) {
             Ok(n) => moved += n,
-            Err(StreamError::Closed) => {
+            // Either side may be closed: the body ended early, or the connection went away.
+            Err(StreamError::Closed) if at_end(input)? => {
                 return Err(Error::invalid_input(format!(
                     "the body ended after {moved} of {length} bytes; nothing was stored"
                 )));
+            }
+            Err(StreamError::Closed) => {
+                return Err(Error::unavailable(format!("the connection closed after {moved} of {length} bytes")));
             }
             Err(e) => return Err(stream_error(e)),
         }
