@@ -18,7 +18,8 @@ use warden::{Error, ErrorClass};
 /// Warden: backups through sandboxed WebAssembly plugins.
 ///
 /// Every storage backend is a WebAssembly component run in a sandbox: it can reach only the
-/// directory (or, later, the endpoint) its target grants it, nothing else on this machine.
+/// directory or the HTTP endpoint its target grants it, nothing else on this machine, and it
+/// never holds your credentials (the host signs its requests).
 #[derive(Debug, Parser)]
 #[command(name = "warden", version, about, long_about, after_help = EXIT_CODES)]
 pub struct Cli {

@@ -25,8 +25,14 @@ use super::{Env, parse_setting};
 pub enum TargetCommand {
     /// Add a target: a name for a plugin and its settings.
     ///
-    /// Example: warden target add backups --plugin fs --set path=/srv/backups
-    /// A directory setting that does not exist yet is created.
+    /// Examples:
+    ///   warden target add backups --plugin fs --set path=/srv/backups
+    ///   warden target add cloud --plugin s3 --set bucket=my-backups --set region=eu-west-1 \
+    ///       --secret access_key_id --secret secret_access_key
+    ///
+    /// A directory setting that does not exist yet is created. Secrets are read from a prompt,
+    /// stdin or an environment variable, never from the command line.
+    #[command(verbatim_doc_comment)]
     Add {
         /// The target's name (letters, digits, `-`, `_`).
         name: String,
