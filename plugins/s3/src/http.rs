@@ -88,6 +88,20 @@ pub struct Held {
     _response: IncomingResponse,
 }
 
+impl From<IncomingResponse> for Response {
+    /// Read the status and headers now: the headers resource must go before the response.
+    fn from(response: IncomingResponse) -> Self {
+        let status = response.status();
+        let headers = {
+            let fields = response.headers();
+            let entries = fields.entries();
+            drop(fields);
+            entries
+        };
+        Response { status, headers, response }
+    }
+}
+
 impl Response {
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
@@ -253,15 +267,8 @@ impl Client {
                 future.subscribe().block();
                 return match future.get() {
                     Some(Ok(Ok(response))) => {
-                        let status = response.status();
-                        warden_sdk::debug!("sending the body failed ({e}); the server answered {status}");
-                        let headers = {
-                            let fields = response.headers();
-                            let entries = fields.entries();
-                            drop(fields);
-                            entries
-                        };
-                        Ok(Response { status, headers, response })
+                        warden_sdk::debug!("sending the body failed ({e}); the server answered {}", response.status());
+                        Ok(Response::from(response))
                     }
                     Some(Ok(Err(code))) => Err(self.transport_error(code)),
                     _ => Err(e),
@@ -275,14 +282,7 @@ impl Client {
             Some(Ok(Err(e))) => return Err(self.transport_error(e)),
             _ => return Err(Error::unavailable("the response never arrived")),
         };
-        let status = response.status();
-        let headers = {
-            let fields = response.headers();
-            let entries = fields.entries();
-            drop(fields);
-            entries
-        };
-        Ok(Response { status, headers, response })
+        Ok(Response::from(response))
     }
 
     fn transport_error(&self, e: ErrorCode) -> Error {
