@@ -182,21 +182,11 @@ impl Target {
         key::validate(key)?;
         let replayable = body.is_replayable();
         let body = Arc::new(Mutex::new(Some(body)));
-        let mut retry = 0;
-        loop {
-            let key_owned = key.to_string();
-            let body = body.clone();
-            let progress = progress.clone();
-            let result =
-                self.call("put", Some(key), move |inst| put_once(inst, &key_owned, &body, options, progress)).await;
-            match result {
-                Err(e) if replayable && e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
-                    self.backoff("put", key, retry, &e).await;
-                    retry += 1;
-                }
-                other => return other,
-            }
-        }
+        self.retrying("put", key, replayable, || {
+            let (key, body, progress) = (key.to_string(), body.clone(), progress.clone());
+            move |inst: &mut Instance| put_once(inst, &key, &body, options, progress)
+        })
+        .await
     }
 
     /// Read `key` (or a range of it) into `sink`, returning what was read and the sink.
@@ -209,28 +199,20 @@ impl Target {
     ) -> Result<(GetInfo, W)> {
         key::validate(key)?;
         let sink = Arc::new(Mutex::new(Some(sink)));
-        let mut retry = 0;
-        loop {
-            let key_owned = key.to_string();
-            let sink_slot = sink.clone();
-            let result = self
-                .call("get", Some(key), move |inst| {
-                    let mut guard = sink_slot.lock().unwrap_or_else(|p| p.into_inner());
-                    let sink = guard.as_mut().expect("the sink is returned after each attempt");
-                    get_once(inst, &key_owned, range, sink)
-                })
-                .await;
-            let sink_back = || sink.lock().unwrap_or_else(|p| p.into_inner()).take().expect("sink present");
-            match result {
-                // `get_once` fails before writing when the plugin's call itself failed.
-                Err(e) if e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
-                    self.backoff("get", key, retry, &e).await;
-                    retry += 1;
+        // Retryable errors come only from the plugin's call, before any byte reached the
+        // sink; failures mid-body are `BodyFailed`, which is not retryable.
+        let info = self
+            .retrying("get", key, true, || {
+                let (key, sink) = (key.to_string(), sink.clone());
+                move |inst: &mut Instance| {
+                    let mut guard = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    let sink = guard.as_mut().expect("the sink stays in its slot until the end");
+                    get_once(inst, &key, range, sink)
                 }
-                Err(e) => return Err(e),
-                Ok(info) => return Ok((info, sink_back())),
-            }
-        }
+            })
+            .await?;
+        let sink = sink.lock().unwrap_or_else(|p| p.into_inner()).take().expect("the sink is still in its slot");
+        Ok((info, sink))
     }
 
     /// Read `key` (or a range of it) into memory.
@@ -241,11 +223,14 @@ impl Target {
     /// The object's metadata.
     pub async fn head(&self, key: &str) -> Result<ObjectMeta> {
         key::validate(key)?;
-        self.idempotent("head", key, |inst, key| {
-            let w = watch_of(&inst.store);
-            let g = inst.bindings.warden_plugin_target().session();
-            let fut = g.call_head(&mut inst.store, inst.session, key);
-            Ok(ObjectMeta::from(watched(w, fut)??.map_err(CallError::Plugin)?))
+        self.retrying("head", key, true, || {
+            let key = key.to_string();
+            move |inst: &mut Instance| {
+                let w = watch_of(&inst.store);
+                let g = inst.bindings.warden_plugin_target().session();
+                let fut = g.call_head(&mut inst.store, inst.session, &key);
+                Ok(ObjectMeta::from(watched(w, fut)??.map_err(CallError::Plugin)?))
+            }
         })
         .await
     }
@@ -253,11 +238,14 @@ impl Target {
     /// Remove `key`; removing a missing key succeeds.
     pub async fn delete(&self, key: &str) -> Result<()> {
         key::validate(key)?;
-        self.idempotent("delete", key, |inst, key| {
-            let w = watch_of(&inst.store);
-            let g = inst.bindings.warden_plugin_target().session();
-            let fut = g.call_delete(&mut inst.store, inst.session, key);
-            watched(w, fut)??.map_err(CallError::Plugin)
+        self.retrying("delete", key, true, || {
+            let key = key.to_string();
+            move |inst: &mut Instance| {
+                let w = watch_of(&inst.store);
+                let g = inst.bindings.warden_plugin_target().session();
+                let fut = g.call_delete(&mut inst.store, inst.session, &key);
+                watched(w, fut)??.map_err(CallError::Plugin)
+            }
         })
         .await
     }
@@ -269,28 +257,17 @@ impl Target {
         if let Some(c) = cursor {
             key::validate(c)?;
         }
-        let plugin = self.inner.plugin.name().to_string();
-        let (prefix_owned, cursor_owned) = (prefix.to_string(), cursor.map(str::to_string));
-        let mut retry = 0;
-        loop {
-            let (p, c, plugin) = (prefix_owned.clone(), cursor_owned.clone(), plugin.clone());
-            let result = self
-                .call("list", Some(prefix), move |inst| {
-                    let w = watch_of(&inst.store);
-                    let g = inst.bindings.warden_plugin_target().session();
-                    let fut = g.call_list(&mut inst.store, inst.session, &p, c.as_deref(), limit);
-                    let page = watched(w, fut)??.map_err(CallError::Plugin)?;
-                    check_page(&plugin, &p, c.as_deref(), limit, page).map_err(CallError::Host)
-                })
-                .await;
-            match result {
-                Err(e) if e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
-                    self.backoff("list", prefix, retry, &e).await;
-                    retry += 1;
-                }
-                other => return other,
+        self.retrying("list", prefix, true, || {
+            let (p, c, plugin) = (prefix.to_string(), cursor.map(str::to_string), self.inner.plugin.name().to_string());
+            move |inst: &mut Instance| {
+                let w = watch_of(&inst.store);
+                let g = inst.bindings.warden_plugin_target().session();
+                let fut = g.call_list(&mut inst.store, inst.session, &p, c.as_deref(), limit);
+                let page = watched(w, fut)??.map_err(CallError::Plugin)?;
+                check_page(&plugin, &p, c.as_deref(), limit, page).map_err(CallError::Host)
             }
-        }
+        })
+        .await
     }
 
     /// Every object under `prefix`, following pages. Refuses a plugin whose cursor does not
@@ -317,17 +294,17 @@ impl Target {
         }
     }
 
-    /// Run an idempotent keyed call with retries.
-    async fn idempotent<R, F>(&self, op: &'static str, key: &str, f: F) -> Result<R>
+    /// Run a call, retrying retryable failures with backoff when `replayable`: `attempt`
+    /// makes the call afresh for each try.
+    async fn retrying<R, F>(&self, op: &'static str, key: &str, replayable: bool, attempt: impl Fn() -> F) -> Result<R>
     where
         R: Send + 'static,
-        F: Fn(&mut Instance, &str) -> CallResult<R> + Clone + Send + 'static,
+        F: FnOnce(&mut Instance) -> CallResult<R> + Send + 'static,
     {
         let mut retry = 0;
         loop {
-            let (k, f) = (key.to_string(), f.clone());
-            match self.call(op, Some(key), move |inst| f(inst, &k)).await {
-                Err(e) if e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
+            match self.call(op, Some(key), attempt()).await {
+                Err(e) if replayable && e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
                     self.backoff(op, key, retry, &e).await;
                     retry += 1;
                 }
