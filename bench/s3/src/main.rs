@@ -35,17 +35,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn write_source(path: &Path, size: u64) {
     let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut block = vec![0u8; 1 << 20];
-    for _ in 0..size >> 20 {
-        for chunk in block.chunks_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes());
-        }
-        file.write_all(&block).unwrap();
-    }
+    std::io::copy(&mut warden::conformance::PatternReader::new(size, 5), &mut file).unwrap();
     file.flush().unwrap();
 }
 

@@ -11,6 +11,7 @@ use clap::Args;
 use sha2::{Digest, Sha256};
 
 use warden::config::ConfigFile;
+use warden::conformance::PatternReader;
 use warden::target::{Body, PutOptions};
 
 use super::Env;
@@ -80,19 +81,9 @@ pub async fn run(env: &Env, args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     Ok(if same { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn write_sample(path: &std::path::Path, size: usize) -> anyhow::Result<()> {
+fn write_sample(path: &std::path::Path, size: u64) -> anyhow::Result<()> {
     let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut block = vec![0u8; 1 << 16];
-    for _ in 0..size / block.len() {
-        for chunk in block.chunks_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes());
-        }
-        file.write_all(&block)?;
-    }
+    std::io::copy(&mut PatternReader::new(size, 1), &mut file)?;
     file.flush()?;
     Ok(())
 }

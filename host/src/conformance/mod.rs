@@ -575,14 +575,16 @@ async fn put_keys(target: &Target, keys: &[String]) -> Result<(), CaseEnd> {
     Ok(())
 }
 
-/// Deterministic pseudo-random bytes (xorshift), `left` of them.
-struct PatternReader {
+/// Deterministic pseudo-random bytes (xorshift): `size` of them, the same for the same seed.
+/// Test data that does not compress or deduplicate, generated as it is read.
+pub struct PatternReader {
     left: u64,
     state: u64,
 }
 
 impl PatternReader {
-    fn new(size: u64, seed: u64) -> Self {
+    /// `size` bytes from `seed`.
+    pub fn new(size: u64, seed: u64) -> Self {
         PatternReader { left: size, state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 }
     }
 }
