@@ -187,15 +187,30 @@ pub enum Error {
 
     /// The component does not export a world Warden knows.
     #[error(
-        "plugin `{plugin}` exports {found}, but a target plugin must export `{expected}`; build it against Warden's WIT (package warden:plugin)"
+        "plugin `{plugin}` exports {found}, but its manifest says it is a {kind} plugin, which must export `{expected}`; build it against Warden's WIT (package warden:plugin)"
     )]
     WrongWorld {
         /// The plugin's name.
         plugin: String,
+        /// The kind it claims.
+        kind: crate::plugin::Kind,
         /// What it exports.
         found: String,
         /// What was expected.
         expected: String,
+    },
+
+    /// The plugin does not implement the kind a command needs.
+    #[error(
+        "plugin `{plugin}` is not a {kind} plugin (it implements: {implements}); pick a plugin whose manifest lists `{kind}` (`warden plugin list`)"
+    )]
+    WrongKind {
+        /// The plugin's name.
+        plugin: String,
+        /// The kind needed.
+        kind: crate::plugin::Kind,
+        /// The kinds it implements.
+        implements: String,
     },
 
     /// The component imports something the host does not provide or did not grant.
@@ -327,6 +342,7 @@ impl Error {
             Error::InvalidKey { .. }
             | Error::NotAComponent { .. }
             | Error::WrongWorld { .. }
+            | Error::WrongKind { .. }
             | Error::MissingImport { .. }
             | Error::Manifest { .. }
             | Error::UnsupportedApi { .. }

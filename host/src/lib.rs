@@ -21,6 +21,7 @@ pub mod config;
 pub mod conformance;
 pub mod error;
 pub mod plugin;
+mod pool;
 pub mod runtime;
 pub mod secrets;
 pub mod target;

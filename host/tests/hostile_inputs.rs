@@ -63,7 +63,7 @@ fn malformed_plugin_files_are_refused_clearly() {
         (
             "other-world.wasm",
             std::fs::read(test_plugin("warden_plugin_not_a_target")).unwrap(),
-            "a target plugin must export `warden:plugin/target@0.1.0`",
+            "it is a target plugin, which must export `warden:plugin/target@0.1.0`",
         ),
         (
             "missing-import.wasm",

@@ -1,10 +1,17 @@
 //! Bindings for `warden:plugin@0.1.0` (generated; the WIT holds their documentation).
+//!
+//! One set per world the host instantiates: a component that implements several kinds is
+//! instantiated through the world of the kind in use.
 #![allow(missing_docs)]
 
 /// The API version these bindings implement.
 pub const API_VERSION: &str = "0.1.0";
 /// The export a target plugin must provide.
 pub const TARGET_EXPORT: &str = "warden:plugin/target@0.1.0";
+/// The export an importer plugin must provide.
+pub const IMPORTER_EXPORT: &str = "warden:plugin/importer@0.1.0";
+/// The export an exporter plugin must provide.
+pub const EXPORTER_EXPORT: &str = "warden:plugin/exporter@0.1.0";
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -16,6 +23,42 @@ wasmtime::component::bindgen!({
         "wasi:io/error": wasmtime_wasi::p2::bindings::io::error,
     },
 });
+
+/// The importer world (types and log shared with the target world's bindings).
+pub mod importer {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "warden:plugin/importer-plugin",
+        exports: { default: async },
+        with: {
+            "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
+            "wasi:io/streams": wasmtime_wasi::p2::bindings::io::streams,
+            "wasi:io/error": wasmtime_wasi::p2::bindings::io::error,
+            "warden:plugin/types": super::warden::plugin::types,
+            "warden:plugin/log": super::warden::plugin::log,
+        },
+    });
+
+    pub use self::exports::warden::plugin::importer::{Entry, EntryError, EntryKind, ScanItem};
+}
+
+/// The exporter world (types and log shared with the target world's bindings).
+pub mod exporter {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "warden:plugin/exporter-plugin",
+        exports: { default: async },
+        with: {
+            "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
+            "wasi:io/streams": wasmtime_wasi::p2::bindings::io::streams,
+            "wasi:io/error": wasmtime_wasi::p2::bindings::io::error,
+            "warden:plugin/types": super::warden::plugin::types,
+            "warden:plugin/log": super::warden::plugin::log,
+        },
+    });
+
+    pub use self::exports::warden::plugin::exporter::Metadata;
+}
 
 pub use self::exports::warden::plugin::target::{Body, Check, Features, ObjectBody, PutOptions};
 pub use self::warden::plugin::log::Level;

@@ -126,7 +126,37 @@ struct PluginInner {
     api_version: String,
     sha256: String,
     component: Component,
-    pre: v0_1::TargetPluginPre<PluginState>,
+    pres: KindPres,
+}
+
+/// The pre-instantiated plugin, once per kind it implements.
+struct KindPres {
+    target: Option<v0_1::TargetPluginPre<PluginState>>,
+    importer: Option<v0_1::importer::ImporterPluginPre<PluginState>>,
+    exporter: Option<v0_1::exporter::ExporterPluginPre<PluginState>>,
+}
+
+impl KindPres {
+    fn new(manifest: &Manifest, pre: InstancePre<PluginState>) -> Result<KindPres> {
+        let wrong = |kind: Kind, e: wasmtime::Error| Error::WrongWorld {
+            plugin: manifest.name.clone(),
+            kind,
+            found: format!("{e:#}"),
+            expected: kind.export().into(),
+        };
+        let has = |kind| manifest.kinds.contains(&kind);
+        Ok(KindPres {
+            target: has(Kind::Target)
+                .then(|| v0_1::TargetPluginPre::new(pre.clone()).map_err(|e| wrong(Kind::Target, e)))
+                .transpose()?,
+            importer: has(Kind::Importer)
+                .then(|| v0_1::importer::ImporterPluginPre::new(pre.clone()).map_err(|e| wrong(Kind::Importer, e)))
+                .transpose()?,
+            exporter: has(Kind::Exporter)
+                .then(|| v0_1::exporter::ExporterPluginPre::new(pre.clone()).map_err(|e| wrong(Kind::Exporter, e)))
+                .transpose()?,
+        })
+    }
 }
 
 impl Plugin {
@@ -155,21 +185,19 @@ impl Plugin {
                 supported: SUPPORTED_API_VERSIONS.join(", "),
             });
         }
-        if !manifest.kinds.contains(&Kind::Target) {
-            return Err(Error::Manifest {
-                plugin: manifest.name.clone(),
-                reason: "it declares no kind this host can run (supported: target)".into(),
-            });
-        }
         let component = runtime.compile(&source_name, bytes)?;
         let exports = export_names(runtime, &component);
-        if !exports.iter().any(|e| e == v0_1::TARGET_EXPORT) {
-            let found = if exports.is_empty() { "nothing".to_string() } else { format!("`{}`", exports.join("`, `")) };
-            return Err(Error::WrongWorld {
-                plugin: manifest.name.clone(),
-                found,
-                expected: v0_1::TARGET_EXPORT.into(),
-            });
+        for kind in &manifest.kinds {
+            if !exports.iter().any(|e| e == kind.export()) {
+                let found =
+                    if exports.is_empty() { "nothing".to_string() } else { format!("`{}`", exports.join("`, `")) };
+                return Err(Error::WrongWorld {
+                    plugin: manifest.name.clone(),
+                    kind: *kind,
+                    found,
+                    expected: kind.export().into(),
+                });
+            }
         }
         // A capability the manifest does not ask for is never granted: refuse the import now
         // rather than fail at the first request.
@@ -188,11 +216,7 @@ impl Plugin {
             .linker()
             .instantiate_pre(&component)
             .map_err(|e| Error::MissingImport { plugin: manifest.name.clone(), detail: describe_link_error(&e) })?;
-        let pre = v0_1::TargetPluginPre::new(instance_pre).map_err(|e| Error::WrongWorld {
-            plugin: manifest.name.clone(),
-            found: format!("{e:#}"),
-            expected: v0_1::TARGET_EXPORT.into(),
-        })?;
+        let pres = KindPres::new(&manifest, instance_pre)?;
         Ok(Plugin {
             inner: Arc::new(PluginInner {
                 name: manifest.name.clone().into(),
@@ -201,7 +225,7 @@ impl Plugin {
                 api_version,
                 sha256: hex::encode(Sha256::digest(bytes)),
                 component,
-                pre,
+                pres,
             }),
         })
     }
@@ -236,8 +260,30 @@ impl Plugin {
         &self.inner.component
     }
 
-    pub(crate) fn pre(&self) -> &v0_1::TargetPluginPre<PluginState> {
-        &self.inner.pre
+    /// Whether the plugin implements `kind` (its manifest says so and it exports it).
+    pub fn implements(&self, kind: Kind) -> bool {
+        self.inner.manifest.kinds.contains(&kind)
+    }
+
+    /// An error saying this plugin cannot serve as `kind`.
+    pub fn not_a(&self, kind: Kind) -> Error {
+        Error::WrongKind {
+            plugin: self.inner.name.to_string(),
+            kind,
+            implements: self.inner.manifest.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+        }
+    }
+
+    pub(crate) fn target_pre(&self) -> Result<&v0_1::TargetPluginPre<PluginState>> {
+        self.inner.pres.target.as_ref().ok_or_else(|| self.not_a(Kind::Target))
+    }
+
+    pub(crate) fn importer_pre(&self) -> Result<&v0_1::importer::ImporterPluginPre<PluginState>> {
+        self.inner.pres.importer.as_ref().ok_or_else(|| self.not_a(Kind::Importer))
+    }
+
+    pub(crate) fn exporter_pre(&self) -> Result<&v0_1::exporter::ExporterPluginPre<PluginState>> {
+        self.inner.pres.exporter.as_ref().ok_or_else(|| self.not_a(Kind::Exporter))
     }
 }
 

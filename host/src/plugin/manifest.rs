@@ -19,6 +19,37 @@ const MAX_MANIFEST_BYTES: usize = 64 * 1024;
 pub enum Kind {
     /// Blob storage (`warden:plugin/target`).
     Target,
+    /// A backup source (`warden:plugin/importer`).
+    Importer,
+    /// A restore destination (`warden:plugin/exporter`).
+    Exporter,
+}
+
+impl Kind {
+    /// The kind's name as manifests spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Target => "target",
+            Kind::Importer => "importer",
+            Kind::Exporter => "exporter",
+        }
+    }
+
+    /// The interface a component of this kind exports.
+    pub fn export(self) -> &'static str {
+        use crate::bindings::v0_1;
+        match self {
+            Kind::Target => v0_1::TARGET_EXPORT,
+            Kind::Importer => v0_1::IMPORTER_EXPORT,
+            Kind::Exporter => v0_1::EXPORTER_EXPORT,
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The type of a setting's value, checked by `warden target add`.

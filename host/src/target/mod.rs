@@ -7,16 +7,13 @@ mod stream;
 mod types;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::runtime::Handle;
-use tokio::sync::Semaphore;
 use wasmtime::component::{Resource, ResourceAny};
-use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::p2::DynInputStream;
 
 pub use retry::RetryPolicy;
@@ -25,61 +22,18 @@ pub use types::{ByteRange, Check, Features, ListPage, ObjectMeta, PutOptions};
 
 use crate::bindings::v0_1;
 use crate::capability::Grants;
-use crate::capability::log::{LogBudget, sanitize};
-use crate::error::{Error, ErrorClass, Result, TrapReason};
-use crate::plugin::Plugin;
-use crate::runtime::{EPOCH_TICK, PluginState, Runtime};
-use stream::{CountingWriter, ReaderStream, SourceError};
-
-/// Epoch ticks between two progress checks of a running call (100 ms).
-const CHECK_TICKS: u64 = 10;
-/// Longest plugin-supplied message the host passes on.
-const MAX_MESSAGE: usize = 2048;
+use crate::error::{Error, Result};
+use crate::plugin::{Kind, Plugin};
+use crate::pool::{CallError, CallResult, Instance, Pool, block_on_watched, watch_of, watched};
+use crate::runtime::Runtime;
+use stream::{ChunksReader, CountingWriter, ReaderStream, SourceError};
 
 /// A configured storage location served by a target plugin. Cheap to clone; calls from
 /// several tasks run side by side on up to `instances_per_target` instances.
 #[derive(Clone)]
 pub struct Target {
-    inner: Arc<Inner>,
+    inner: Arc<Pool>,
 }
-
-struct Inner {
-    name: String,
-    plugin: Plugin,
-    runtime: Runtime,
-    settings: Vec<(String, String)>,
-    grants: Grants,
-    retry: RetryPolicy,
-    idle: Mutex<Vec<Instance>>,
-    permits: Semaphore,
-}
-
-/// One plugin instance with its open session.
-struct Instance {
-    store: Store<PluginState>,
-    bindings: v0_1::TargetPlugin,
-    session: ResourceAny,
-}
-
-/// How a call into a plugin failed.
-enum CallError {
-    /// The instance trapped or was stopped: it must be thrown away.
-    Trap(wasmtime::Error),
-    /// The watchdog stopped a call that made no progress: the instance must be thrown away.
-    Stalled,
-    /// The plugin returned a typed error.
-    Plugin(v0_1::WitError),
-    /// The host failed (a sink, a body, a contract check).
-    Host(Error),
-}
-
-impl From<wasmtime::Error> for CallError {
-    fn from(e: wasmtime::Error) -> Self {
-        CallError::Trap(e)
-    }
-}
-
-type CallResult<T> = std::result::Result<T, CallError>;
 
 /// What a `get` delivered.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -94,29 +48,7 @@ impl Target {
     /// Open a target named `name` on `plugin` with the operator's settings. Checks the
     /// settings against the plugin's schema and resolves its grants; instances start lazily.
     pub fn open(runtime: &Runtime, plugin: Plugin, name: &str, settings: &BTreeMap<String, String>) -> Result<Target> {
-        let manifest = plugin.manifest();
-        let full = manifest.check_config(settings).map_err(|reason| Error::Config {
-            target: name.to_string(),
-            plugin: manifest.name.clone(),
-            reason,
-        })?;
-        let grants = Grants::resolve(name, manifest, &full)?;
-        let secret = |k: &str| manifest.config.get(k).is_some_and(|c| c.secret);
-        let settings = full.into_iter().filter(|(k, _)| !secret(k)).collect();
-        let pool =
-            runtime.limits().instances_per_target.min(manifest.instances.map_or(usize::MAX, |n| n as usize)).max(1);
-        Ok(Target {
-            inner: Arc::new(Inner {
-                name: name.to_string(),
-                plugin,
-                runtime: runtime.clone(),
-                settings,
-                grants,
-                retry: RetryPolicy::default(),
-                idle: Mutex::new(Vec::new()),
-                permits: Semaphore::new(pool),
-            }),
-        })
+        Ok(Target { inner: Arc::new(Pool::new(runtime, plugin, Kind::Target, name, settings)?) })
     }
 
     /// Replace the retry policy (tests use short delays). Call it before cloning the target.
@@ -145,25 +77,27 @@ impl Target {
 
     /// What the target supports.
     pub async fn features(&self) -> Result<Features> {
-        self.call("features", None, |inst| {
-            let w = watch_of(&inst.store);
-            let g = inst.bindings.warden_plugin_target().session();
-            let fut = g.call_features(&mut inst.store, inst.session);
-            Ok(Features::from(watched(w, fut)??))
-        })
-        .await
+        self.inner
+            .call("features", None, |inst| {
+                let w = watch_of(&inst.store);
+                let g = inst.bindings.target().session();
+                let fut = g.call_features(&mut inst.store, inst.session);
+                Ok(Features::from(watched(w, fut)??))
+            })
+            .await
     }
 
     /// Run the plugin's connection checks.
     pub async fn test_connection(&self) -> Result<Vec<Check>> {
-        self.call("test-connection", None, |inst| {
-            let w = watch_of(&inst.store);
-            let g = inst.bindings.warden_plugin_target().session();
-            let fut = g.call_test_connection(&mut inst.store, inst.session);
-            let checks = watched(w, fut)??.map_err(CallError::Plugin)?;
-            Ok(checks.into_iter().map(Check::from).collect())
-        })
-        .await
+        self.inner
+            .call("test-connection", None, |inst| {
+                let w = watch_of(&inst.store);
+                let g = inst.bindings.target().session();
+                let fut = g.call_test_connection(&mut inst.store, inst.session);
+                let checks = watched(w, fut)??.map_err(CallError::Plugin)?;
+                Ok(checks.into_iter().map(Check::from).collect())
+            })
+            .await
     }
 
     /// Store `body` under `key`. Retries retryable failures when the body is replayable.
@@ -182,11 +116,12 @@ impl Target {
         key::validate(key)?;
         let replayable = body.is_replayable();
         let body = Arc::new(Mutex::new(Some(body)));
-        self.retrying("put", key, replayable, || {
-            let (key, body, progress) = (key.to_string(), body.clone(), progress.clone());
-            move |inst: &mut Instance| put_once(inst, &key, &body, options, progress)
-        })
-        .await
+        self.inner
+            .retrying("put", key, replayable, || {
+                let (key, body, progress) = (key.to_string(), body.clone(), progress.clone());
+                move |inst: &mut Instance| put_once(inst, &key, &body, options, progress)
+            })
+            .await
     }
 
     /// Read `key` (or a range of it) into `sink`, returning what was read and the sink.
@@ -202,6 +137,7 @@ impl Target {
         // Retryable errors come only from the plugin's call, before any byte reached the
         // sink; failures mid-body are `BodyFailed`, which is not retryable.
         let info = self
+            .inner
             .retrying("get", key, true, || {
                 let (key, sink) = (key.to_string(), sink.clone());
                 move |inst: &mut Instance| {
@@ -223,31 +159,33 @@ impl Target {
     /// The object's metadata.
     pub async fn head(&self, key: &str) -> Result<ObjectMeta> {
         key::validate(key)?;
-        self.retrying("head", key, true, || {
-            let key = key.to_string();
-            move |inst: &mut Instance| {
-                let w = watch_of(&inst.store);
-                let g = inst.bindings.warden_plugin_target().session();
-                let fut = g.call_head(&mut inst.store, inst.session, &key);
-                Ok(ObjectMeta::from(watched(w, fut)??.map_err(CallError::Plugin)?))
-            }
-        })
-        .await
+        self.inner
+            .retrying("head", key, true, || {
+                let key = key.to_string();
+                move |inst: &mut Instance| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.target().session();
+                    let fut = g.call_head(&mut inst.store, inst.session, &key);
+                    Ok(ObjectMeta::from(watched(w, fut)??.map_err(CallError::Plugin)?))
+                }
+            })
+            .await
     }
 
     /// Remove `key`; removing a missing key succeeds.
     pub async fn delete(&self, key: &str) -> Result<()> {
         key::validate(key)?;
-        self.retrying("delete", key, true, || {
-            let key = key.to_string();
-            move |inst: &mut Instance| {
-                let w = watch_of(&inst.store);
-                let g = inst.bindings.warden_plugin_target().session();
-                let fut = g.call_delete(&mut inst.store, inst.session, &key);
-                watched(w, fut)??.map_err(CallError::Plugin)
-            }
-        })
-        .await
+        self.inner
+            .retrying("delete", key, true, || {
+                let key = key.to_string();
+                move |inst: &mut Instance| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.target().session();
+                    let fut = g.call_delete(&mut inst.store, inst.session, &key);
+                    watched(w, fut)??.map_err(CallError::Plugin)
+                }
+            })
+            .await
     }
 
     /// One page of keys under `prefix` after `cursor`, at most `limit` (0: the plugin's
@@ -257,17 +195,19 @@ impl Target {
         if let Some(c) = cursor {
             key::validate(c)?;
         }
-        self.retrying("list", prefix, true, || {
-            let (p, c, plugin) = (prefix.to_string(), cursor.map(str::to_string), self.inner.plugin.name().to_string());
-            move |inst: &mut Instance| {
-                let w = watch_of(&inst.store);
-                let g = inst.bindings.warden_plugin_target().session();
-                let fut = g.call_list(&mut inst.store, inst.session, &p, c.as_deref(), limit);
-                let page = watched(w, fut)??.map_err(CallError::Plugin)?;
-                check_page(&plugin, &p, c.as_deref(), limit, page).map_err(CallError::Host)
-            }
-        })
-        .await
+        self.inner
+            .retrying("list", prefix, true, || {
+                let (p, c, plugin) =
+                    (prefix.to_string(), cursor.map(str::to_string), self.inner.plugin.name().to_string());
+                move |inst: &mut Instance| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.target().session();
+                    let fut = g.call_list(&mut inst.store, inst.session, &p, c.as_deref(), limit);
+                    let page = watched(w, fut)??.map_err(CallError::Plugin)?;
+                    check_page(&plugin, &p, c.as_deref(), limit, page).map_err(CallError::Host)
+                }
+            })
+            .await
     }
 
     /// Every object under `prefix`, following pages. Refuses a plugin whose cursor does not
@@ -293,178 +233,6 @@ impl Target {
             }
         }
     }
-
-    /// Run a call, retrying retryable failures with backoff when `replayable`: `attempt`
-    /// makes the call afresh for each try.
-    async fn retrying<R, F>(&self, op: &'static str, key: &str, replayable: bool, attempt: impl Fn() -> F) -> Result<R>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Instance) -> CallResult<R> + Send + 'static,
-    {
-        let mut retry = 0;
-        loop {
-            match self.call(op, Some(key), attempt()).await {
-                Err(e) if replayable && e.is_retryable() && retry + 1 < self.inner.retry.max_attempts => {
-                    self.backoff(op, key, retry, &e).await;
-                    retry += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn backoff(&self, op: &str, key: &str, retry: u32, e: &Error) {
-        let after = match e {
-            Error::Plugin { retry_after, .. } => *retry_after,
-            _ => None,
-        };
-        let delay = self.inner.retry.delay(retry, after);
-        tracing::info!(target = %self.inner.name, "{op} `{key}` failed ({}); retrying in {delay:?}", e.class());
-        tokio::time::sleep(delay).await;
-    }
-
-    /// Run `f` on an instance from the pool, on a thread that may block, and map failures.
-    async fn call<R, F>(&self, op: &'static str, key: Option<&str>, f: F) -> Result<R>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Instance) -> CallResult<R> + Send + 'static,
-    {
-        let _permit = self.inner.permits.acquire().await.map_err(|_| self.runtime_error(op, "the pool is closed"))?;
-        let pooled = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let inner = self.inner.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut instance = match pooled {
-                Some(i) => i,
-                None => match inner.instantiate() {
-                    Ok(i) => i,
-                    Err(e) => return (None, Err(e)),
-                },
-            };
-            instance.store.data_mut().watch.start_call();
-            instance.store.set_epoch_deadline(CHECK_TICKS);
-            let result = f(&mut instance);
-            (Some(instance), Ok(result))
-        })
-        .await;
-        let (instance, result) =
-            joined.map_err(|e| self.runtime_error(op, &format!("the call's thread failed: {e}")))?;
-        let result = match result {
-            Err(open_error) => return Err(open_error),
-            Ok(r) => r,
-        };
-        let key = key.map(str::to_string);
-        match result {
-            Ok(value) => {
-                self.recycle(instance);
-                Ok(value)
-            }
-            Err(CallError::Plugin(e)) => {
-                self.recycle(instance);
-                Err(plugin_error(self.inner.plugin.name(), op, key, e))
-            }
-            Err(CallError::Host(e)) => {
-                // The plugin returned normally (the host released what it lent or got), so
-                // the instance and whatever state it holds stay in service.
-                self.recycle(instance);
-                Err(e)
-            }
-            Err(CallError::Stalled) => Err(Error::Trap {
-                plugin: self.inner.plugin.name().to_string(),
-                op,
-                key,
-                reason: TrapReason::Deadline(self.inner.runtime.limits().call_timeout),
-            }),
-            Err(CallError::Trap(e)) => {
-                let tripped = instance.as_ref().is_some_and(|i| i.store.data().watch.tripped);
-                Err(trap_error(&self.inner, op, key, &e, tripped))
-            }
-        }
-    }
-
-    fn recycle(&self, instance: Option<Instance>) {
-        if let Some(instance) = instance {
-            self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).push(instance);
-        }
-    }
-
-    fn runtime_error(&self, op: &'static str, detail: &str) -> Error {
-        Error::Runtime { plugin: self.inner.plugin.name().to_string(), op, detail: detail.to_string() }
-    }
-}
-
-impl Inner {
-    /// Make a fresh instance and open a session on it. Runs on a blocking thread.
-    fn instantiate(&self) -> Result<Instance> {
-        let plugin = self.plugin.name().clone();
-        let limits = self.runtime.limits();
-        let log = LogBudget::new(plugin.clone(), limits.log_bytes, limits.log_line_bytes);
-        let wasi = self.grants.wasi_context(&plugin, &log)?;
-        let hooks = self.grants.http_hooks(&plugin);
-        let mut store = Store::new(self.runtime.engine(), PluginState::new(wasi, hooks, limits, log));
-        store.limiter(|s| &mut s.limits);
-        store.set_hostcall_fuel(limits.hostcall_fuel);
-        store.epoch_deadline_callback(|mut ctx| {
-            if ctx.data_mut().watch.check() {
-                Ok(UpdateDeadline::Continue(CHECK_TICKS))
-            } else {
-                Err(wasmtime::Error::msg("the call made no progress within its deadline"))
-            }
-        });
-        store.data_mut().watch.start_call();
-        store.set_epoch_deadline(CHECK_TICKS);
-        let handle = Handle::current();
-        let trap = |e: wasmtime::Error, store: &Store<PluginState>| {
-            trap_error(self, "open", None, &e, store.data().watch.tripped)
-        };
-        let bindings = match handle.block_on(self.plugin.pre().instantiate_async(&mut store)) {
-            Ok(b) => b,
-            Err(e) => return Err(trap(e, &store)),
-        };
-        let config = self.settings.clone();
-        let opened = handle.block_on(bindings.warden_plugin_target().session().call_open(&mut store, &config));
-        match opened {
-            Ok(Ok(session)) => Ok(Instance { store, bindings, session }),
-            Ok(Err(e)) => Err(plugin_error(&plugin, "open", None, e)),
-            Err(e) => Err(trap(e, &store)),
-        }
-    }
-}
-
-/// Drive a call's future on this (blocking) thread, stopping it when it makes no progress
-/// for the idle limit while waiting in the host (wasm itself is stopped by epochs).
-fn watched<F: Future>(watch: Watch, fut: F) -> CallResult<F::Output> {
-    block_on_watched(watch.0, watch.1, fut).ok_or(CallError::Stalled)
-}
-
-/// A call's progress counter and idle limit, taken before the call borrows the store.
-type Watch = (Arc<AtomicU64>, Duration);
-
-fn watch_of(store: &Store<PluginState>) -> Watch {
-    let watch = &store.data().watch;
-    (watch.bytes.clone(), watch.idle_limit())
-}
-
-fn block_on_watched<F: Future>(moved: Arc<AtomicU64>, idle: Duration, fut: F) -> Option<F::Output> {
-    Handle::current().block_on(async move {
-        tokio::pin!(fut);
-        let mut seen = moved.load(Ordering::Relaxed);
-        let mut since = Instant::now();
-        let tick = Duration::from_millis(250).min(idle);
-        loop {
-            tokio::select! {
-                out = &mut fut => return Some(out),
-                _ = tokio::time::sleep(tick) => {
-                    let now = moved.load(Ordering::Relaxed);
-                    if now != seen {
-                        seen = now;
-                        since = Instant::now();
-                    } else if since.elapsed() >= idle {
-                        return None;
-                    }
-                }
-            }
-        }
-    })
 }
 
 fn put_once(
@@ -485,6 +253,10 @@ fn put_once(
                 (Box::new(file), len)
             }
             Some(Body::Bytes(bytes)) => (Box::new(std::io::Cursor::new(bytes.clone())), Some(bytes.len() as u64)),
+            Some(Body::Chunks(chunks)) => {
+                let size = chunks.iter().map(|c| c.len() as u64).sum();
+                (Box::new(ChunksReader::new(chunks.clone())), Some(size))
+            }
             Some(Body::Reader(_)) => match slot.take() {
                 Some(Body::Reader(r)) => (r, None),
                 _ => unreachable!("matched a reader above"),
@@ -513,7 +285,7 @@ fn put_once(
     let borrowed = Resource::<DynInputStream>::new_borrow(owned.rep());
     let wit_options = v0_1::PutOptions { create_only: options.create_only, size: declared };
     let w = watch_of(&inst.store);
-    let g = inst.bindings.warden_plugin_target().session();
+    let g = inst.bindings.target().session();
     let fut = g.call_put(&mut inst.store, inst.session, key, borrowed, wit_options);
     let outcome = watched(w, fut);
     let _ = inst.store.data_mut().table.delete(owned);
@@ -542,7 +314,7 @@ fn get_once(
 ) -> CallResult<GetInfo> {
     let plugin = inst.store.data().log.plugin().to_string();
     let w = watch_of(&inst.store);
-    let g = inst.bindings.warden_plugin_target().session();
+    let g = inst.bindings.target().session();
     let fut = g.call_get(&mut inst.store, inst.session, key, range.map(Into::into));
     let body = watched(w, fut)??.map_err(CallError::Plugin)?;
     let meta = ObjectMeta::from(body.meta);
@@ -646,7 +418,7 @@ fn read_all(
     let mut got = 0u64;
     while got < expected {
         let max = (expected - got).min(BLOCK as u64) as u32;
-        let g = inst.bindings.warden_plugin_target().body_reader();
+        let g = inst.bindings.target().body_reader();
         let chunk = match block_on_watched(moved.clone(), idle, g.call_read(&mut inst.store, reader, max))? {
             Err(trap) => return Some(Err(CopyError::Trap(trap))),
             Ok(Err(e)) => return Some(Err(CopyError::Stream(format!("{e:?}")))),
@@ -754,40 +526,3 @@ fn check_page(plugin: &str, prefix: &str, cursor: Option<&str>, limit: u32, page
     }
     Ok(ListPage { objects: page.objects.into_iter().map(ObjectMeta::from).collect(), next: page.next })
 }
-
-fn plugin_error(plugin: &str, op: &'static str, key: Option<String>, e: v0_1::WitError) -> Error {
-    use v0_1::WitError as W;
-    let (class, message, retry_after) = match e {
-        W::NotFound(m) => (ErrorClass::NotFound, m, None),
-        W::AlreadyExists(m) => (ErrorClass::AlreadyExists, m, None),
-        W::InvalidInput(m) => (ErrorClass::InvalidInput, m, None),
-        W::Unauthenticated(m) => (ErrorClass::Unauthenticated, m, None),
-        W::PermissionDenied(m) => (ErrorClass::PermissionDenied, m, None),
-        W::RateLimited(r) => {
-            (ErrorClass::RateLimited, r.message, r.retry_after_seconds.map(|s| Duration::from_secs(s.into())))
-        }
-        W::Unavailable(m) => (ErrorClass::Unavailable, m, None),
-        W::Corrupt(m) => (ErrorClass::Corrupt, m, None),
-        W::Unsupported(m) => (ErrorClass::Unsupported, m, None),
-        W::Other(m) => (ErrorClass::Other, m, None),
-    };
-    Error::Plugin { plugin: plugin.to_string(), op, key, class, message: sanitize(&message, MAX_MESSAGE), retry_after }
-}
-
-fn trap_error(inner: &Inner, op: &'static str, key: Option<String>, e: &wasmtime::Error, tripped: bool) -> Error {
-    let limits = inner.runtime.limits();
-    let text = format!("{e:#}");
-    let reason = if tripped {
-        TrapReason::Deadline(limits.call_timeout)
-    } else if text.contains("forcing trap when growing memory") || text.contains("forcing a memory growth failure") {
-        TrapReason::OutOfMemory { limit: limits.memory_bytes }
-    } else if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
-        TrapReason::Crash(trap.to_string())
-    } else {
-        TrapReason::Crash(sanitize(text.lines().next().unwrap_or("unknown failure"), MAX_MESSAGE))
-    };
-    Error::Trap { plugin: inner.plugin.name().to_string(), op, key, reason }
-}
-
-// Epoch ticks are 10 ms; CHECK_TICKS ticks make the 100 ms check interval documented above.
-const _: () = assert!(EPOCH_TICK.as_millis() * CHECK_TICKS as u128 == 100);

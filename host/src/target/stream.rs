@@ -20,6 +20,9 @@ pub enum Body {
     File(PathBuf),
     /// Bytes in memory: replayable.
     Bytes(Bytes),
+    /// Bytes in memory in several pieces (a pack file as rustic_core hands it over):
+    /// replayable.
+    Chunks(Vec<Bytes>),
     /// A one-shot reader such as stdin: never retried.
     Reader(Box<dyn Read + Send>),
 }
@@ -29,6 +32,7 @@ impl std::fmt::Debug for Body {
         match self {
             Body::File(p) => write!(f, "Body::File({})", p.display()),
             Body::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
+            Body::Chunks(c) => write!(f, "Body::Chunks({} bytes)", c.iter().map(Bytes::len).sum::<usize>()),
             Body::Reader(_) => f.write_str("Body::Reader"),
         }
     }
@@ -106,6 +110,33 @@ impl InputStream for ReaderStream {
                 }
             }
         }
+    }
+}
+
+/// Reads a list of byte pieces one after the other.
+pub(crate) struct ChunksReader {
+    chunks: std::collections::VecDeque<Bytes>,
+}
+
+impl ChunksReader {
+    pub(crate) fn new(chunks: Vec<Bytes>) -> Self {
+        ChunksReader { chunks: chunks.into() }
+    }
+}
+
+impl Read for ChunksReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(front) = self.chunks.front_mut() {
+            if front.is_empty() {
+                self.chunks.pop_front();
+                continue;
+            }
+            let n = front.len().min(buf.len());
+            buf[..n].copy_from_slice(&front[..n]);
+            bytes::Buf::advance(front, n);
+            return Ok(n);
+        }
+        Ok(0)
     }
 }
 
