@@ -308,6 +308,20 @@ pub enum Error {
         reason: String,
     },
 
+    /// A repository operation failed (the engine's own message, or a plugin's failure
+    /// underneath it).
+    #[error("repository `{repo}`: {op}: {detail}")]
+    Repository {
+        /// The repository (a target name, or a path).
+        repo: String,
+        /// What was being done (init, open, backup, restore, ...).
+        op: &'static str,
+        /// The class of the failure underneath.
+        class: ErrorClass,
+        /// What went wrong, and what to do.
+        detail: String,
+    },
+
     /// An internal failure of the WebAssembly runtime.
     #[error("plugin `{plugin}` {op}: the runtime failed: {detail}")]
     Runtime {
@@ -331,7 +345,7 @@ impl Error {
     /// The contract class this error falls in, for exit codes and retries.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Plugin { class, .. } => *class,
+            Error::Plugin { class, .. } | Error::Repository { class, .. } => *class,
             Error::Trap { reason: TrapReason::Deadline(_), .. } => ErrorClass::Unavailable,
             Error::Trap { .. } | Error::Runtime { .. } | Error::Io { .. } => ErrorClass::Other,
             Error::ShortBody { .. } => ErrorClass::Corrupt,

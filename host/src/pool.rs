@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::ResourceAny;
 use wasmtime::{Store, UpdateDeadline};
 
@@ -37,7 +37,53 @@ pub(crate) struct Pool {
     pub(crate) grants: Grants,
     pub(crate) retry: RetryPolicy,
     idle: Mutex<Vec<Instance>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
+}
+
+/// An instance held for a sequence of calls (see [`Pool::lease`]).
+pub(crate) struct Lease {
+    pool: Arc<Pool>,
+    instance: Option<Instance>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Lease {
+    /// Make one call on the leased instance, on this thread. After a trap the instance is
+    /// gone and every further call fails.
+    pub(crate) fn call<R>(
+        &mut self,
+        op: &'static str,
+        key: Option<&str>,
+        f: impl FnOnce(&mut Instance) -> CallResult<R>,
+    ) -> Result<R> {
+        let Some(instance) = self.instance.as_mut() else {
+            return Err(self.pool.runtime_error(op, "the plugin instance was stopped by an earlier failure"));
+        };
+        instance.store.data_mut().watch.start_call();
+        instance.store.set_epoch_deadline(CHECK_TICKS);
+        let result = f(instance);
+        let tripped = instance.store.data().watch.tripped;
+        let (outcome, keep) = self.pool.settle(op, key, tripped, result);
+        if !keep {
+            self.instance = None;
+        }
+        outcome
+    }
+
+    /// The plugin's name.
+    pub(crate) fn plugin(&self) -> &str {
+        self.pool.plugin.name()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // Back to the pool before the permit goes, so the next caller finds it.
+        if let Some(permit) = self.permit.take() {
+            self.pool.recycle(self.instance.take());
+            drop(permit);
+        }
+    }
 }
 
 /// The bindings of an instance, by the kind it serves.
@@ -121,7 +167,7 @@ impl Pool {
             plugin: manifest.name.clone(),
             reason,
         })?;
-        let grants = Grants::resolve(name, manifest, &full)?;
+        let grants = Grants::resolve(name, manifest, &full)?.for_kind(kind);
         let secret = |k: &str| manifest.config.get(k).is_some_and(|c| c.secret);
         let settings = full.into_iter().filter(|(k, _)| !secret(k)).collect();
         let pool =
@@ -135,7 +181,7 @@ impl Pool {
             grants,
             retry: RetryPolicy::default(),
             idle: Mutex::new(Vec::new()),
-            permits: Semaphore::new(pool),
+            permits: Arc::new(Semaphore::new(pool)),
         })
     }
 
@@ -203,33 +249,60 @@ impl Pool {
             Err(open_error) => return Err(open_error),
             Ok(r) => r,
         };
+        let tripped = instance.as_ref().is_some_and(|i| i.store.data().watch.tripped);
+        let (outcome, keep) = self.settle(op, key, tripped, result);
+        if keep {
+            self.recycle(instance);
+        }
+        outcome
+    }
+
+    /// A call's outcome as the host reports it, and whether the instance stays in service.
+    fn settle<R>(
+        &self,
+        op: &'static str,
+        key: Option<&str>,
+        tripped: bool,
+        result: CallResult<R>,
+    ) -> (Result<R>, bool) {
         let key = key.map(str::to_string);
         match result {
-            Ok(value) => {
-                self.recycle(instance);
-                Ok(value)
-            }
-            Err(CallError::Plugin(e)) => {
-                self.recycle(instance);
-                Err(plugin_error(self.plugin.name(), op, key, e))
-            }
-            Err(CallError::Host(e)) => {
-                // The plugin returned normally (the host released what it lent or got), so
-                // the instance and whatever state it holds stay in service.
-                self.recycle(instance);
-                Err(e)
-            }
-            Err(CallError::Stalled) => Err(Error::Trap {
-                plugin: self.plugin.name().to_string(),
-                op,
-                key,
-                reason: TrapReason::Deadline(self.runtime.limits().call_timeout),
-            }),
-            Err(CallError::Trap(e)) => {
-                let tripped = instance.as_ref().is_some_and(|i| i.store.data().watch.tripped);
-                Err(trap_error(self, op, key, &e, tripped))
-            }
+            Ok(value) => (Ok(value), true),
+            Err(CallError::Plugin(e)) => (Err(plugin_error(self.plugin.name(), op, key, e)), true),
+            // The plugin returned normally (the host released what it lent or got), so the
+            // instance and whatever state it holds stay in service.
+            Err(CallError::Host(e)) => (Err(e), true),
+            Err(CallError::Stalled) => (
+                Err(Error::Trap {
+                    plugin: self.plugin.name().to_string(),
+                    op,
+                    key,
+                    reason: TrapReason::Deadline(self.runtime.limits().call_timeout),
+                }),
+                false,
+            ),
+            Err(CallError::Trap(e)) => (Err(trap_error(self, op, key, &e, tripped)), false),
         }
+    }
+
+    /// An instance of its own for a sequence of calls that share plugin state (a scan, a
+    /// streamed read). Runs on the calling thread, which must be allowed to block and be
+    /// inside the runtime's context (`Handle::enter`). A `pooled` lease counts against the
+    /// pool's parallelism and goes back to the pool when dropped; an unpooled one is extra
+    /// (so a long scan cannot starve the reads it drives) and is thrown away.
+    pub(crate) fn lease(self: &Arc<Self>, op: &'static str, pooled: bool) -> Result<Lease> {
+        let permit = if pooled {
+            let acquire = self.permits.clone().acquire_owned();
+            Some(Handle::current().block_on(acquire).map_err(|_| self.runtime_error(op, "the pool is closed"))?)
+        } else {
+            None
+        };
+        let idle = if pooled { self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() } else { None };
+        let instance = match idle {
+            Some(i) => i,
+            None => self.instantiate()?,
+        };
+        Ok(Lease { pool: self.clone(), instance: Some(instance), permit })
     }
 
     fn recycle(&self, instance: Option<Instance>) {

@@ -35,13 +35,18 @@ extern crate self as warden_sdk;
 #[doc(hidden)]
 pub mod bindings;
 mod config;
+mod exporter;
+mod importer;
 pub mod io;
 pub mod keymap;
 pub mod log;
 mod target;
 mod types;
+mod unsupported;
 
 pub use config::Config;
+pub use exporter::{Exporter, Metadata};
+pub use importer::{Entry, EntryKind, Importer, Scan, ScanItem};
 pub use io::{Body, GetBody, StreamReader, StreamWriter};
 pub use target::Target;
 pub use types::{ByteRange, Check, Error, Features, Key, ListPage, ObjectMeta, PutOptions, Result};
@@ -64,8 +69,9 @@ pub fn preopened_dir(setting: &str) -> Result<wasip2::filesystem::types::Descrip
         })
 }
 
-/// Export a [`Target`] as the plugin's implementation, and embed `warden.toml` (from the
-/// crate's directory) and the API version into the component.
+/// Export a [`Target`] as the plugin's implementation (shorthand for
+/// `export_plugin!(target: T)`), and embed `warden.toml` (from the crate's directory) and the
+/// API version into the component.
 ///
 /// ```ignore
 /// warden_sdk::export_target!(MyTarget);
@@ -73,10 +79,46 @@ pub fn preopened_dir(setting: &str) -> Result<wasip2::filesystem::types::Descrip
 #[macro_export]
 macro_rules! export_target {
     ($target:ty) => {
+        $crate::export_plugin!(target: $target);
+    };
+}
+
+/// Export the kinds a plugin implements — any of `target:` ([`Target`]), `importer:`
+/// ([`Importer`]) and `exporter:` ([`Exporter`]) — and embed `warden.toml` (from the crate's
+/// directory) and the API version into the component. List the same kinds under `kinds` in
+/// `warden.toml`; the kinds left out answer `unsupported`.
+///
+/// ```ignore
+/// warden_sdk::export_plugin!(target: MyTarget, importer: MySource, exporter: MyDestination);
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    ($($kind:ident : $ty:ty),+ $(,)?) => {
+        $crate::__export_plugin_kinds!(
+            [$crate::__private::Unsupported] [$crate::__private::Unsupported] [$crate::__private::Unsupported]
+            $($kind : $ty,)+
+        );
+    };
+}
+
+/// Not part of the API: sorts `export_plugin!`'s arguments into the three kinds.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_plugin_kinds {
+    ([$t:ty] [$i:ty] [$e:ty] target : $ty:ty, $($rest:tt)*) => {
+        $crate::__export_plugin_kinds!([$ty] [$i] [$e] $($rest)*);
+    };
+    ([$t:ty] [$i:ty] [$e:ty] importer : $ty:ty, $($rest:tt)*) => {
+        $crate::__export_plugin_kinds!([$t] [$ty] [$e] $($rest)*);
+    };
+    ([$t:ty] [$i:ty] [$e:ty] exporter : $ty:ty, $($rest:tt)*) => {
+        $crate::__export_plugin_kinds!([$t] [$i] [$ty] $($rest)*);
+    };
+    ([$t:ty] [$i:ty] [$e:ty]) => {
         const _: () = {
-            // A readable error at the user's type if it is not a Target.
-            fn assert_target<T: $crate::Target>() {}
-            let _ = assert_target::<$target>;
+            // Readable errors at the user's types if they do not implement their kind.
+            fn assert_kinds<T: $crate::Target, I: $crate::Importer, E: $crate::Exporter>() {}
+            let _ = assert_kinds::<$t, $i, $e>;
         };
 
         #[used]
@@ -92,11 +134,20 @@ macro_rules! export_target {
         struct __WardenPlugin;
 
         impl $crate::__private::bindings::exports::warden::plugin::target::Guest for __WardenPlugin {
-            type Session = $crate::__private::SessionAdapter<$target>;
+            type Session = $crate::__private::SessionAdapter<$t>;
             type BodyReader = $crate::__private::ReaderAdapter;
         }
 
-        $crate::__private::bindings::__export_target_plugin!(__WardenPlugin with_types_in $crate::__private::bindings);
+        impl $crate::__private::bindings::exports::warden::plugin::importer::Guest for __WardenPlugin {
+            type Source = $crate::__private::SourceAdapter<$i>;
+            type Scan = $crate::__private::ScanAdapter<<$i as $crate::Importer>::Scan>;
+        }
+
+        impl $crate::__private::bindings::exports::warden::plugin::exporter::Guest for __WardenPlugin {
+            type Destination = $crate::__private::DestinationAdapter<$e>;
+        }
+
+        $crate::__private::bindings::__export_plugin!(__WardenPlugin with_types_in $crate::__private::bindings);
     };
 }
 
@@ -104,7 +155,10 @@ macro_rules! export_target {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings;
+    pub use crate::exporter::DestinationAdapter;
+    pub use crate::importer::{ScanAdapter, SourceAdapter};
     pub use crate::target::{ReaderAdapter, SessionAdapter};
+    pub use crate::unsupported::Unsupported;
     pub use wit_bindgen;
 
     /// The API version as a byte array, for the custom section.

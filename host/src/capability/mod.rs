@@ -56,6 +56,22 @@ impl Grants {
         Ok(Grants { directories: fs::resolve(target, manifest, settings)?, http, signers })
     }
 
+    /// What a plugin serving `kind` may use of these grants: importers and exporters handle
+    /// plaintext, so they never get the network; an importer only reads its directories.
+    pub(crate) fn for_kind(mut self, kind: crate::plugin::Kind) -> Grants {
+        use crate::plugin::{Access, Kind};
+        if kind != Kind::Target {
+            self.http.clear();
+            self.signers.clear();
+        }
+        if kind == Kind::Importer {
+            for dir in &mut self.directories {
+                dir.access = Access::ReadOnly;
+            }
+        }
+        self
+    }
+
     /// The wasi:http hooks that enforce the HTTP grants for one instance.
     pub(crate) fn http_hooks(&self, plugin: &Arc<str>) -> http::HttpHooks {
         let allowed = self

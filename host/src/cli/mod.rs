@@ -3,6 +3,7 @@
 mod output;
 mod plugin_cmd;
 mod quickstart;
+mod repo_cmd;
 mod scaffold;
 mod target_cmd;
 
@@ -56,6 +57,10 @@ const EXIT_CODES: &str = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The repository commands (init, backup, snapshots, ls, restore, check), at the top
+    /// level as in restic.
+    #[command(flatten)]
+    Repo(repo_cmd::RepoCommand),
     /// Configure targets (storage locations) and move objects in and out of them.
     #[command(subcommand)]
     Target(target_cmd::TargetCommand),
@@ -70,6 +75,7 @@ enum Command {
 /// Everything a command needs.
 pub(crate) struct Env {
     pub json: bool,
+    pub cache_dir: Option<PathBuf>,
     pub config_dir: PathBuf,
     pub runtime: Runtime,
 }
@@ -114,11 +120,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ..Limits::default()
     };
     let mut builder = Runtime::builder().limits(limits);
-    if let Some(dir) = cache_dir {
-        builder = builder.cache_dir(dir);
+    if let Some(dir) = &cache_dir {
+        builder = builder.cache_dir(dir.clone());
     }
-    let env = Env { json: cli.json, config_dir, runtime: builder.build()? };
+    let env = Env { json: cli.json, config_dir, cache_dir, runtime: builder.build()? };
     match cli.command {
+        Command::Repo(cmd) => repo_cmd::run(&env, cmd).await,
         Command::Target(cmd) => target_cmd::run(&env, cmd).await,
         Command::Plugin(cmd) => plugin_cmd::run(&env, cmd).await,
         Command::Quickstart(args) => quickstart::run(&env, args).await,

@@ -3,7 +3,7 @@
 
 pub mod key;
 mod retry;
-mod stream;
+pub(crate) mod stream;
 mod types;
 
 use std::collections::BTreeMap;

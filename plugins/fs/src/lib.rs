@@ -19,6 +19,9 @@ use warden_sdk::{
     Body, ByteRange, Check, Config, Error, Features, GetBody, Key, ListPage, ObjectMeta, PutOptions, Result, Target,
 };
 
+mod exporter;
+mod importer;
+
 /// The config key whose directory the host preopens for us (also the preopen's name).
 const DIR_KEY: &str = "path";
 /// Most objects in one listing page.
@@ -33,7 +36,7 @@ struct FsSession {
     root: Descriptor,
 }
 
-warden_sdk::export_target!(FsSession);
+warden_sdk::export_plugin!(target: FsSession, importer: importer::FsSource, exporter: exporter::FsDestination);
 
 fn random_suffix() -> u64 {
     warden_sdk::wasip2::random::random::get_random_u64()
@@ -341,6 +344,15 @@ fn conflict(key: &Key) -> Error {
     Error::invalid_input(format!(
         "put `{key}`: a shorter key is an object where this key needs a directory; the fs target cannot hold an object at a key that is also a prefix of others"
     ))
+}
+
+/// A path from the host (an entry's), checked: `/`-separated segments, none empty, `.` or
+/// `..`. The sandbox holds either way; this gives a clear error instead of a surprise.
+fn relative_path(path: &str) -> Result<&str> {
+    if path.is_empty() || path.split('/').any(|s| s.is_empty() || s == "." || s == ".." || s.contains('\0')) {
+        return Err(Error::invalid_input(format!("{path:?} is not a relative path of `/`-separated names")));
+    }
+    Ok(path)
 }
 
 /// Map a WASI error to the contract's classes, naming the operation and key.

@@ -1,0 +1,456 @@
+//! Repository commands: `init`, `backup`, `snapshots`, `ls`, `restore`, `check`.
+//!
+//! A repository is named by `--repo`: a configured target (`NAME`, or `NAME:PREFIX` for a
+//! repository under a key prefix), a directory (`/srv/backup`, `./repo`, `fs:///srv/backup`),
+//! or nothing for the default repository in the user's data directory.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use warden::engine::{self, BackupOptions, EngineOptions, OpenRepository, TargetBackend};
+use warden::exporter::Exporter;
+use warden::importer::Importer;
+use warden::plugin::Catalog;
+use warden::target::Target;
+
+use super::{Env, output};
+
+/// Where the repository is and how to open it; shared by every repository command.
+#[derive(Debug, Args, Clone)]
+pub struct RepoArgs {
+    /// The repository: a target name (`NAME` or `NAME:PREFIX`), a directory (`/srv/backup`,
+    /// `./repo`, `fs:///srv/backup`). Default: `warden` in the user's data directory.
+    #[arg(long, short = 'r', env = "WARDEN_REPO", value_name = "REPO")]
+    pub repo: Option<String>,
+    /// Read the repository password from the first line of this file.
+    #[arg(long, value_name = "FILE", env = "WARDEN_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Create a repository (restic's format: restic and rustic can read it too).
+    ///
+    /// The password comes from --password-file, WARDEN_PASSWORD or a prompt. Without it
+    /// nothing in the repository can be read: keep it safe.
+    Init(RepoArgs),
+    /// Back up files and directories into a new snapshot.
+    ///
+    /// Examples:
+    ///   warden backup ~/Documents ~/Pictures
+    ///   warden backup --repo offsite --tag nightly /srv/data
+    ///
+    /// Each path is read by the importer plugin (the built-in fs plugin by default), which
+    /// can only read that path. Files that did not change since the last snapshot of the same
+    /// paths are not read again. Exits 7 if some files could not be read (the snapshot is
+    /// saved without them, and they are listed).
+    #[command(verbatim_doc_comment)]
+    Backup {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Files or directories to back up.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// A tag for the snapshot; repeat for several.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// The host name to record (default: this machine's).
+        #[arg(long)]
+        host: Option<String>,
+        /// The importer plugin that reads the paths (a name or a .wasm file).
+        #[arg(long, default_value = "fs", value_name = "PLUGIN")]
+        source_plugin: String,
+    },
+    /// List snapshots, oldest first.
+    Snapshots(RepoArgs),
+    /// List the files of a snapshot: `ID`, a unique id prefix or `latest`, optionally
+    /// followed by `:PATH` inside it.
+    Ls {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// The snapshot (and path inside it).
+        snapshot: String,
+    },
+    /// Restore a snapshot (or `SNAPSHOT:PATH`, a part of it) into a directory.
+    ///
+    /// Examples:
+    ///   warden restore latest ~/restored
+    ///   warden restore 4f2a9c1e:/home/me/Documents /tmp/docs
+    ///
+    /// Files are written by the exporter plugin (the built-in fs plugin by default), which
+    /// can only write inside DEST; each file appears whole or not at all. Exits 1, listing
+    /// them, if some entries could not be restored.
+    #[command(verbatim_doc_comment)]
+    Restore {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// The snapshot: `ID`, a unique id prefix or `latest`, optionally `:PATH` inside it.
+        snapshot: String,
+        /// The directory to restore into (created if missing).
+        dest: PathBuf,
+        /// The exporter plugin that writes the files (a name or a .wasm file).
+        #[arg(long, default_value = "fs", value_name = "PLUGIN")]
+        dest_plugin: String,
+    },
+    /// Check the repository's structure; with --read-data, read and verify every pack.
+    Check {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Also read all data and verify it.
+        #[arg(long)]
+        read_data: bool,
+    },
+}
+
+pub async fn run(env: &Env, cmd: RepoCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        RepoCommand::Init(args) => init(env, &args).await,
+        RepoCommand::Backup { repo, paths, tags, host, source_plugin } => {
+            backup(env, &repo, paths, BackupOptions { tags, host }, &source_plugin).await
+        }
+        RepoCommand::Snapshots(args) => snapshots(env, &args).await,
+        RepoCommand::Ls { repo, snapshot } => ls(env, &repo, snapshot).await,
+        RepoCommand::Restore { repo, snapshot, dest, dest_plugin } => {
+            restore(env, &repo, snapshot, dest, &dest_plugin).await
+        }
+        RepoCommand::Check { repo, read_data } => check(env, &repo, read_data).await,
+    }
+}
+
+/// The default repository's directory.
+pub(crate) fn default_repo_dir() -> anyhow::Result<PathBuf> {
+    Ok(dirs::data_dir()
+        .context("no data directory is known for this user; pass --repo")?
+        .join("warden")
+        .join("repository"))
+}
+
+/// Where a repository is: a configured target (with a prefix), or a directory.
+enum Location {
+    Target { name: String, prefix: String },
+    Directory(PathBuf),
+}
+
+fn location(repo: Option<&str>) -> anyhow::Result<Location> {
+    let Some(repo) = repo else { return Ok(Location::Directory(default_repo_dir()?)) };
+    if let Some(path) = repo.strip_prefix("fs://") {
+        return Ok(Location::Directory(PathBuf::from(path)));
+    }
+    if let Some((scheme, _)) = repo.split_once("://") {
+        anyhow::bail!(
+            "--repo {repo}: locations as `{scheme}://` URLs are not supported yet; add a target (`warden target add NAME --plugin ...`) and pass --repo NAME"
+        );
+    }
+    if repo.contains('/') || repo.starts_with('.') || repo.starts_with('~') {
+        return Ok(Location::Directory(PathBuf::from(repo)));
+    }
+    let (name, prefix) = repo.split_once(':').unwrap_or((repo, ""));
+    Ok(Location::Target { name: name.to_string(), prefix: prefix.to_string() })
+}
+
+/// The backend of the repository `args` names. `create` makes a missing directory.
+fn backend(env: &Env, args: &RepoArgs, create: bool) -> anyhow::Result<TargetBackend> {
+    let runtime = tokio::runtime::Handle::current();
+    match location(args.repo.as_deref())? {
+        Location::Target { name, prefix } => {
+            Ok(TargetBackend::new(super::target_cmd::open(env, &name)?, &prefix, runtime))
+        }
+        Location::Directory(dir) => {
+            let dir = std::path::absolute(&dir).with_context(|| format!("resolving {}", dir.display()))?;
+            if !dir.is_dir() {
+                if !create {
+                    return Err(warden::Error::Repository {
+                        repo: dir.display().to_string(),
+                        op: "open",
+                        class: warden::ErrorClass::NotFound,
+                        detail: "there is no repository there; create one with `warden init`".into(),
+                    }
+                    .into());
+                }
+                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, "fs")?;
+            let settings = BTreeMap::from([("path".to_string(), dir.display().to_string())]);
+            let target = Target::open(&env.runtime, plugin, &dir.display().to_string(), &settings)?;
+            Ok(TargetBackend::new(target, "", runtime))
+        }
+    }
+}
+
+fn engine_options(env: &Env) -> EngineOptions {
+    EngineOptions { cache_dir: env.cache_dir.as_ref().map(|d| d.join("repositories")) }
+}
+
+/// The repository password: --password-file, WARDEN_PASSWORD, or a prompt (twice for a new
+/// repository).
+fn password(args: &RepoArgs, confirm: bool) -> anyhow::Result<String> {
+    if let Some(file) = &args.password_file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading the password file {}", file.display()))?;
+        let line = text.lines().next().unwrap_or_default().to_string();
+        anyhow::ensure!(!line.is_empty(), "the password file {} is empty", file.display());
+        return Ok(line);
+    }
+    if let Ok(p) = std::env::var("WARDEN_PASSWORD") {
+        anyhow::ensure!(!p.is_empty(), "WARDEN_PASSWORD is set but empty");
+        return Ok(p);
+    }
+    anyhow::ensure!(
+        std::io::stdin().is_terminal(),
+        "no repository password: pass --password-file FILE, set WARDEN_PASSWORD, or run in a terminal to be asked"
+    );
+    let first = rpassword::prompt_password("repository password: ").context("reading the password")?;
+    anyhow::ensure!(!first.is_empty(), "the password is empty");
+    if confirm {
+        let again = rpassword::prompt_password("the same password again: ").context("reading the password")?;
+        anyhow::ensure!(first == again, "the two passwords differ; nothing was created");
+    }
+    Ok(first)
+}
+
+/// Run blocking engine work on a thread of its own (rustic_core blocks, and calls plugins
+/// back through the runtime).
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> anyhow::Result<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("warden-engine".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        })
+        .context("starting the engine thread")?;
+    rx.await.context("the engine thread failed")?
+}
+
+async fn open_repo(env: &Env, args: &RepoArgs) -> anyhow::Result<OpenRepository> {
+    let backend = backend(env, args, false)?;
+    let password = password(args, false)?;
+    let options = engine_options(env);
+    blocking(move || Ok(engine::open(&backend, &password, &options)?)).await
+}
+
+async fn init(env: &Env, args: &RepoArgs) -> anyhow::Result<ExitCode> {
+    let backend = backend(env, args, true)?;
+    let name = backend.location_name();
+    let password = password(args, true)?;
+    let options = engine_options(env);
+    let repo = blocking(move || Ok(engine::init(&backend, &password, &options)?)).await?;
+    let id = repo.config().id.to_hex().to_string();
+    if env.json {
+        output::json(&json!({ "repository": name, "id": id }))?;
+    } else {
+        println!("created repository {id} at {name}");
+        println!("keep the password safe: without it nothing in the repository can be read");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn backup(
+    env: &Env,
+    args: &RepoArgs,
+    paths: Vec<PathBuf>,
+    options: BackupOptions,
+    source_plugin: &str,
+) -> anyhow::Result<ExitCode> {
+    let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, source_plugin)?;
+    let mut sources = Vec::new();
+    for path in &paths {
+        let absolute = std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
+        let meta = std::fs::symlink_metadata(&absolute).map_err(|e| {
+            warden::Error::io("the path to back up cannot be read; check that it exists", absolute.clone(), e)
+        })?;
+        anyhow::ensure!(
+            meta.is_dir(),
+            "{}: only directories can be backed up through an importer for now; back up its directory",
+            absolute.display()
+        );
+        if let Some((other, _)) =
+            sources.iter().find(|(p, _): &&(PathBuf, Importer)| p.starts_with(&absolute) || absolute.starts_with(p))
+        {
+            anyhow::bail!("{} and {} overlap; give each directory once", other.display(), absolute.display());
+        }
+        let settings = BTreeMap::from([("path".to_string(), absolute.display().to_string())]);
+        let importer = Importer::open(
+            &env.runtime,
+            plugin.clone(),
+            &absolute.display().to_string(),
+            &settings,
+            tokio::runtime::Handle::current(),
+        )?;
+        sources.push((absolute, importer));
+    }
+    let repo = open_repo(env, args).await?;
+    let name = repo.name.clone();
+    let started = std::time::Instant::now();
+    let report = blocking(move || Ok(engine::backup(repo, sources, &options)?)).await?;
+    let elapsed = started.elapsed();
+    let snap = &report.snapshot;
+    let id = snap.id.to_hex().to_string();
+    let summary = snap.summary.clone().unwrap_or_default();
+    if env.json {
+        output::json(&json!({
+            "snapshot": id, "repository": name, "paths": paths,
+            "files_new": summary.files_new, "files_changed": summary.files_changed,
+            "files_unmodified": summary.files_unmodified, "bytes_processed": summary.total_bytes_processed,
+            "bytes_added": summary.data_added, "bytes_added_packed": summary.data_added_packed,
+            "seconds": elapsed.as_secs_f64(), "failures": report.failures, "skipped": report.skipped,
+        }))?;
+    } else {
+        println!("snapshot {} saved in {name}", &id[..8]);
+        println!(
+            "files: {} new, {} changed, {} unchanged; directories: {} new, {} changed, {} unchanged",
+            summary.files_new,
+            summary.files_changed,
+            summary.files_unmodified,
+            summary.dirs_new,
+            summary.dirs_changed,
+            summary.dirs_unmodified
+        );
+        println!(
+            "read {}, added {} ({} stored after compression) in {:.1?}",
+            output::bytes(summary.total_bytes_processed),
+            output::bytes(summary.data_added),
+            output::bytes(summary.data_added_packed),
+            elapsed
+        );
+        for path in &report.skipped {
+            eprintln!("skipped (special file): {}", path.display());
+        }
+    }
+    if !report.failures.is_empty() {
+        for f in &report.failures {
+            eprintln!("not backed up: {}: {}", f.path.display(), f.reason);
+        }
+        eprintln!(
+            "error: {} entries could not be read and are missing from snapshot {}",
+            report.failures.len(),
+            &id[..8]
+        );
+        return Ok(ExitCode::from(7));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn snapshots(env: &Env, args: &RepoArgs) -> anyhow::Result<ExitCode> {
+    let repo = open_repo(env, args).await?;
+    let all = blocking(move || Ok(engine::snapshots(&repo)?)).await?;
+    if env.json {
+        let list: Vec<_> = all
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s.id.to_hex().to_string(), "time": s.time.to_string(), "host": s.hostname,
+                    "paths": s.paths.iter().collect::<Vec<_>>(), "tags": s.tags.iter().collect::<Vec<_>>(),
+                    "bytes": s.summary.as_ref().map(|x| x.total_bytes_processed),
+                })
+            })
+            .collect();
+        output::json(&serde_json::Value::Array(list))?;
+    } else if all.is_empty() {
+        println!("no snapshots yet; make one with `warden backup PATH`");
+    } else {
+        println!("{:<8}  {:<19}  {:<16}  {:<16}  paths", "id", "time", "host", "tags");
+        for s in &all {
+            let id = s.id.to_hex();
+            println!(
+                "{:<8}  {:<19}  {:<16}  {:<16}  {}",
+                &id.as_str()[..8],
+                s.time.strftime("%Y-%m-%d %H:%M:%S"),
+                s.hostname,
+                s.tags.iter().cloned().collect::<Vec<_>>().join(","),
+                s.paths.iter().cloned().collect::<Vec<_>>().join(" ")
+            );
+        }
+        println!("{} snapshots", all.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ls(env: &Env, args: &RepoArgs, snapshot: String) -> anyhow::Result<ExitCode> {
+    let repo = open_repo(env, args).await?;
+    let json = env.json;
+    blocking(move || {
+        let entries = engine::list_files(repo, &snapshot)?;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        use std::io::Write;
+        for e in entries {
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&e)?)?;
+            } else {
+                writeln!(out, "{}", e.path.display())?;
+            }
+        }
+        out.flush()?;
+        Ok(())
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn restore(
+    env: &Env,
+    args: &RepoArgs,
+    snapshot: String,
+    dest: PathBuf,
+    dest_plugin: &str,
+) -> anyhow::Result<ExitCode> {
+    let dest = std::path::absolute(&dest).with_context(|| format!("resolving {}", dest.display()))?;
+    std::fs::create_dir_all(&dest)
+        .map_err(|e| warden::Error::io("the restore destination cannot be created", dest.clone(), e))?;
+    let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, dest_plugin)?;
+    let settings = BTreeMap::from([("path".to_string(), dest.display().to_string())]);
+    let exporter = Exporter::open(&env.runtime, plugin, &dest.display().to_string(), &settings)?;
+    let repo = open_repo(env, args).await?;
+    let handle = tokio::runtime::Handle::current();
+    let started = std::time::Instant::now();
+    let report = blocking(move || Ok(engine::restore(repo, &snapshot, &exporter, &handle)?)).await?;
+    let elapsed = started.elapsed();
+    if env.json {
+        output::json(&json!({ "destination": dest, "report": report, "seconds": elapsed.as_secs_f64() }))?;
+    } else {
+        println!(
+            "restored {} files ({}), {} directories, {} links into {} in {:.1?}",
+            report.files,
+            output::bytes(report.bytes),
+            report.directories,
+            report.symlinks,
+            dest.display(),
+            elapsed
+        );
+    }
+    if !report.failures.is_empty() {
+        for (path, reason) in &report.failures {
+            eprintln!("not restored: {}: {reason}", path.display());
+        }
+        eprintln!("error: {} entries could not be restored", report.failures.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn check(env: &Env, args: &RepoArgs, read_data: bool) -> anyhow::Result<ExitCode> {
+    let repo = open_repo(env, args).await?;
+    let name = repo.name.clone();
+    let report = blocking(move || Ok(engine::check(repo, read_data)?)).await?;
+    if env.json {
+        output::json(&json!({ "repository": name, "read_data": read_data, "report": report }))?;
+    } else {
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+        if report.errors.is_empty() {
+            println!("no errors were found in {name}{}", if read_data { " (all data read and verified)" } else { "" });
+        } else {
+            eprintln!("error: {} problems found in {name}; `warden -v check` says more", report.errors.len());
+        }
+    }
+    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
