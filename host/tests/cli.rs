@@ -224,14 +224,25 @@ fn plugin_inspect_shows_requests_and_grants() {
 }
 
 #[test]
-fn quickstart_round_trips_through_the_default_target() {
+fn quickstart_backs_up_and_restores_through_the_default_repository() {
     let w = World::new();
     let data = w.path("qs-data");
     let run = w.warden().args(["--json", "quickstart", "--data-dir"]).arg(&data).assert().success();
     let v: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
-    assert_eq!(v["identical"], true);
-    assert_eq!(v["bytes"], 16 << 20);
-    assert!(data.join("quickstart/sample.bin").is_file());
-    // A second run reuses the target.
-    w.warden().args(["quickstart"]).assert().success().stdout(predicate::str::contains("byte-identical"));
+    assert_eq!(v["identical"], true, "{v}");
+    assert_eq!(v["created"], true);
+    assert_eq!(v["files_new"], 204);
+    assert!(data.join("repository/config").is_file());
+    assert!(std::path::Path::new(v["restored"].as_str().unwrap()).join("big.bin").is_file());
+    // A second run reuses the repository and reads nothing again.
+    let run = w.warden().args(["--json", "quickstart", "--data-dir"]).arg(&data).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    assert_eq!(
+        (v["created"].clone(), v["files_new"].clone(), v["files_unmodified"].clone()),
+        (false.into(), 0.into(), 204.into())
+    );
+    // With no --data-dir, the default repository lives in the data directory, and other
+    // commands find it (and its password file) without --repo.
+    w.warden().args(["quickstart"]).assert().success().stdout(predicate::str::contains("identical to the source"));
+    w.warden().args(["snapshots"]).assert().success().stdout(predicate::str::contains("1 snapshots"));
 }

@@ -32,6 +32,18 @@ pub struct Cli {
     #[arg(long, global = true, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 
+    /// The repository for init, backup, snapshots, ls, restore and check: a target name
+    /// (`NAME`, or `NAME:PREFIX` for one under a key prefix) or a directory (`/srv/backup`,
+    /// `./repo`, `fs:///srv/backup`). Default: `warden/repository` in the user's data
+    /// directory, on the built-in fs plugin.
+    #[arg(long, short = 'r', global = true, env = "WARDEN_REPO", value_name = "REPO")]
+    repo: Option<String>,
+
+    /// Read the repository password from the first line of this file (else WARDEN_PASSWORD,
+    /// else the default repository's own password file, else a prompt).
+    #[arg(long, global = true, env = "WARDEN_PASSWORD_FILE", value_name = "FILE")]
+    password_file: Option<PathBuf>,
+
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -75,6 +87,7 @@ enum Command {
 /// Everything a command needs.
 pub(crate) struct Env {
     pub json: bool,
+    pub repo: repo_cmd::RepoArgs,
     pub cache_dir: Option<PathBuf>,
     pub config_dir: PathBuf,
     pub runtime: Runtime,
@@ -123,7 +136,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &cache_dir {
         builder = builder.cache_dir(dir.clone());
     }
-    let env = Env { json: cli.json, config_dir, cache_dir, runtime: builder.build()? };
+    let repo = repo_cmd::RepoArgs { repo: cli.repo, password_file: cli.password_file };
+    let env = Env { json: cli.json, repo, config_dir, cache_dir, runtime: builder.build()? };
     match cli.command {
         Command::Repo(cmd) => repo_cmd::run(&env, cmd).await,
         Command::Target(cmd) => target_cmd::run(&env, cmd).await,

@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde_json::json;
 
-use warden::engine::{self, BackupOptions, EngineOptions, OpenRepository, TargetBackend};
+use warden::engine::{self, BackupOptions, BackupReport, EngineOptions, OpenRepository, RestoreReport, TargetBackend};
 use warden::exporter::Exporter;
 use warden::importer::Importer;
 use warden::plugin::Catalog;
@@ -21,15 +21,12 @@ use warden::target::Target;
 
 use super::{Env, output};
 
-/// Where the repository is and how to open it; shared by every repository command.
-#[derive(Debug, Args, Clone)]
+/// Where the repository is and how to open it (the global `--repo` and `--password-file`).
+#[derive(Debug, Clone, Default)]
 pub struct RepoArgs {
-    /// The repository: a target name (`NAME` or `NAME:PREFIX`), a directory (`/srv/backup`,
-    /// `./repo`, `fs:///srv/backup`). Default: `warden` in the user's data directory.
-    #[arg(long, short = 'r', env = "WARDEN_REPO", value_name = "REPO")]
+    /// The repository as given, or `None` for the default.
     pub repo: Option<String>,
-    /// Read the repository password from the first line of this file.
-    #[arg(long, value_name = "FILE", env = "WARDEN_PASSWORD_FILE")]
+    /// The password file, if given.
     pub password_file: Option<PathBuf>,
 }
 
@@ -39,7 +36,7 @@ pub enum RepoCommand {
     ///
     /// The password comes from --password-file, WARDEN_PASSWORD or a prompt. Without it
     /// nothing in the repository can be read: keep it safe.
-    Init(RepoArgs),
+    Init,
     /// Back up files and directories into a new snapshot.
     ///
     /// Examples:
@@ -52,8 +49,6 @@ pub enum RepoCommand {
     /// saved without them, and they are listed).
     #[command(verbatim_doc_comment)]
     Backup {
-        #[command(flatten)]
-        repo: RepoArgs,
         /// Files or directories to back up.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -68,12 +63,10 @@ pub enum RepoCommand {
         source_plugin: String,
     },
     /// List snapshots, oldest first.
-    Snapshots(RepoArgs),
+    Snapshots,
     /// List the files of a snapshot: `ID`, a unique id prefix or `latest`, optionally
     /// followed by `:PATH` inside it.
     Ls {
-        #[command(flatten)]
-        repo: RepoArgs,
         /// The snapshot (and path inside it).
         snapshot: String,
     },
@@ -88,8 +81,6 @@ pub enum RepoCommand {
     /// them, if some entries could not be restored.
     #[command(verbatim_doc_comment)]
     Restore {
-        #[command(flatten)]
-        repo: RepoArgs,
         /// The snapshot: `ID`, a unique id prefix or `latest`, optionally `:PATH` inside it.
         snapshot: String,
         /// The directory to restore into (created if missing).
@@ -100,8 +91,6 @@ pub enum RepoCommand {
     },
     /// Check the repository's structure; with --read-data, read and verify every pack.
     Check {
-        #[command(flatten)]
-        repo: RepoArgs,
         /// Also read all data and verify it.
         #[arg(long)]
         read_data: bool,
@@ -109,26 +98,56 @@ pub enum RepoCommand {
 }
 
 pub async fn run(env: &Env, cmd: RepoCommand) -> anyhow::Result<ExitCode> {
+    let repo = &env.repo;
     match cmd {
-        RepoCommand::Init(args) => init(env, &args).await,
-        RepoCommand::Backup { repo, paths, tags, host, source_plugin } => {
-            backup(env, &repo, paths, BackupOptions { tags, host }, &source_plugin).await
+        RepoCommand::Init => init(env, repo).await,
+        RepoCommand::Backup { paths, tags, host, source_plugin } => {
+            backup(env, repo, paths, BackupOptions { tags, host }, &source_plugin).await
         }
-        RepoCommand::Snapshots(args) => snapshots(env, &args).await,
-        RepoCommand::Ls { repo, snapshot } => ls(env, &repo, snapshot).await,
-        RepoCommand::Restore { repo, snapshot, dest, dest_plugin } => {
-            restore(env, &repo, snapshot, dest, &dest_plugin).await
-        }
-        RepoCommand::Check { repo, read_data } => check(env, &repo, read_data).await,
+        RepoCommand::Snapshots => snapshots(env, repo).await,
+        RepoCommand::Ls { snapshot } => ls(env, repo, snapshot).await,
+        RepoCommand::Restore { snapshot, dest, dest_plugin } => restore(env, repo, snapshot, dest, &dest_plugin).await,
+        RepoCommand::Check { read_data } => check(env, repo, read_data).await,
     }
 }
 
+/// Warden's directory in the user's data directory.
+pub(crate) fn default_data_dir() -> anyhow::Result<PathBuf> {
+    Ok(dirs::data_dir().context("no data directory is known for this user; pass --repo")?.join("warden"))
+}
+
 /// The default repository's directory.
-pub(crate) fn default_repo_dir() -> anyhow::Result<PathBuf> {
-    Ok(dirs::data_dir()
-        .context("no data directory is known for this user; pass --repo")?
-        .join("warden")
-        .join("repository"))
+fn default_repo_dir() -> anyhow::Result<PathBuf> {
+    Ok(default_data_dir()?.join("repository"))
+}
+
+/// The password file of the default repository (written by `warden quickstart`).
+fn default_password_file() -> anyhow::Result<PathBuf> {
+    Ok(default_data_dir()?.join("repository.password"))
+}
+
+/// Make a password file with a random password (mode 0600) if `path` does not exist.
+pub(crate) fn ensure_password_file(path: &std::path::Path) -> anyhow::Result<PathBuf> {
+    if path.exists() {
+        return Ok(path.to_path_buf());
+    }
+    use base64::Engine;
+    let mut bytes = [0u8; 24];
+    rand::fill(&mut bytes);
+    let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let dir = path.parent().context("the password file has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).context("creating the password file")?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    use std::io::Write;
+    writeln!(tmp, "{password}")?;
+    tmp.as_file().sync_all()?;
+    tmp.persist_noclobber(path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path.to_path_buf())
 }
 
 /// Where a repository is: a configured target (with a prefix), or a directory.
@@ -201,6 +220,13 @@ fn password(args: &RepoArgs, confirm: bool) -> anyhow::Result<String> {
         anyhow::ensure!(!p.is_empty(), "WARDEN_PASSWORD is set but empty");
         return Ok(p);
     }
+    // The default repository's own password file, when `warden quickstart` made one.
+    if args.repo.is_none()
+        && let Ok(file) = default_password_file()
+        && file.is_file()
+    {
+        return password(&RepoArgs { repo: None, password_file: Some(file) }, confirm);
+    }
     anyhow::ensure!(
         std::io::stdin().is_terminal(),
         "no repository password: pass --password-file FILE, set WARDEN_PASSWORD, or run in a terminal to be asked"
@@ -234,6 +260,19 @@ async fn open_repo(env: &Env, args: &RepoArgs) -> anyhow::Result<OpenRepository>
     blocking(move || Ok(engine::open(&backend, &password, &options)?)).await
 }
 
+/// Create the repository unless one is there; says whether it was created.
+pub(crate) async fn init_if_missing(env: &Env, args: &RepoArgs) -> anyhow::Result<bool> {
+    let backend = backend(env, args, true)?;
+    let password = password(args, true)?;
+    let options = engine_options(env);
+    blocking(move || match engine::init(&backend, &password, &options) {
+        Ok(_) => Ok(true),
+        Err(e) if e.class() == warden::ErrorClass::AlreadyExists => Ok(false),
+        Err(e) => Err(e.into()),
+    })
+    .await
+}
+
 async fn init(env: &Env, args: &RepoArgs) -> anyhow::Result<ExitCode> {
     let backend = backend(env, args, true)?;
     let name = backend.location_name();
@@ -250,13 +289,14 @@ async fn init(env: &Env, args: &RepoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn backup(
+/// Back up `paths` through `source_plugin`; the report, for the caller to print.
+pub(crate) async fn backup_report(
     env: &Env,
     args: &RepoArgs,
     paths: Vec<PathBuf>,
     options: BackupOptions,
     source_plugin: &str,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<BackupReport> {
     let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, source_plugin)?;
     let mut sources = Vec::new();
     for path in &paths {
@@ -285,9 +325,19 @@ async fn backup(
         sources.push((absolute, importer));
     }
     let repo = open_repo(env, args).await?;
-    let name = repo.name.clone();
+    blocking(move || Ok(engine::backup(repo, sources, &options)?)).await
+}
+
+async fn backup(
+    env: &Env,
+    args: &RepoArgs,
+    paths: Vec<PathBuf>,
+    options: BackupOptions,
+    source_plugin: &str,
+) -> anyhow::Result<ExitCode> {
+    let name = backend(env, args, false)?.location_name();
     let started = std::time::Instant::now();
-    let report = blocking(move || Ok(engine::backup(repo, sources, &options)?)).await?;
+    let report = backup_report(env, args, paths.clone(), options, source_plugin).await?;
     let elapsed = started.elapsed();
     let snap = &report.snapshot;
     let id = snap.id.to_hex().to_string();
@@ -392,6 +442,24 @@ async fn ls(env: &Env, args: &RepoArgs, snapshot: String) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
+/// Restore `snapshot` into `dest` through `dest_plugin`; the report, for the caller to print.
+pub(crate) async fn restore_report(
+    env: &Env,
+    args: &RepoArgs,
+    snapshot: String,
+    dest: PathBuf,
+    dest_plugin: &str,
+) -> anyhow::Result<RestoreReport> {
+    std::fs::create_dir_all(&dest)
+        .map_err(|e| warden::Error::io("the restore destination cannot be created", dest.clone(), e))?;
+    let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, dest_plugin)?;
+    let settings = BTreeMap::from([("path".to_string(), dest.display().to_string())]);
+    let exporter = Exporter::open(&env.runtime, plugin, &dest.display().to_string(), &settings)?;
+    let repo = open_repo(env, args).await?;
+    let handle = tokio::runtime::Handle::current();
+    blocking(move || Ok(engine::restore(repo, &snapshot, &exporter, &handle)?)).await
+}
+
 async fn restore(
     env: &Env,
     args: &RepoArgs,
@@ -400,15 +468,8 @@ async fn restore(
     dest_plugin: &str,
 ) -> anyhow::Result<ExitCode> {
     let dest = std::path::absolute(&dest).with_context(|| format!("resolving {}", dest.display()))?;
-    std::fs::create_dir_all(&dest)
-        .map_err(|e| warden::Error::io("the restore destination cannot be created", dest.clone(), e))?;
-    let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, dest_plugin)?;
-    let settings = BTreeMap::from([("path".to_string(), dest.display().to_string())]);
-    let exporter = Exporter::open(&env.runtime, plugin, &dest.display().to_string(), &settings)?;
-    let repo = open_repo(env, args).await?;
-    let handle = tokio::runtime::Handle::current();
     let started = std::time::Instant::now();
-    let report = blocking(move || Ok(engine::restore(repo, &snapshot, &exporter, &handle)?)).await?;
+    let report = restore_report(env, args, snapshot, dest.clone(), dest_plugin).await?;
     let elapsed = started.elapsed();
     if env.json {
         output::json(&json!({ "destination": dest, "report": report, "seconds": elapsed.as_secs_f64() }))?;

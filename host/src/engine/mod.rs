@@ -83,7 +83,8 @@ pub fn snapshots(repo: &OpenRepository) -> Result<Vec<SnapshotFile>> {
 }
 
 /// Turn a rustic_core error into ours, keeping a plugin's failure underneath it (its class
-/// and message) when there is one.
+/// and message) when there is one. (rustic_core hands its errors over boxed.)
+#[allow(clippy::boxed_local)]
 pub(crate) fn engine_error(repo: &str, op: &'static str, e: Box<RusticError>) -> Error {
     if e.is_incorrect_password() {
         return Error::Repository {

@@ -30,6 +30,10 @@ impl World {
         let mut cmd = Command::cargo_bin("warden").expect("the warden binary is built");
         cmd.env("WARDEN_CONFIG_DIR", self.path("config"))
             .env("WARDEN_CACHE_DIR", shared_cache())
+            .env("XDG_DATA_HOME", self.path("xdg-data"))
+            .env_remove("WARDEN_REPO")
+            .env_remove("WARDEN_PASSWORD")
+            .env_remove("WARDEN_PASSWORD_FILE")
             .env_remove("WARDEN_LOG")
             .env_remove("WARDEN_MASTER_SECRET")
             .env_remove("WARDEN_CALL_TIMEOUT")

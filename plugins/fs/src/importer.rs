@@ -143,4 +143,3 @@ fn entry(path: &str, stat: &DescriptorStat, symlink_target: Option<String>) -> E
     e.symlink_target = symlink_target;
     e
 }
-

@@ -1,0 +1,268 @@
+//! Backups end to end through the real CLI and plugins: round trips, incremental runs,
+//! interop with the real `restic` binary both ways, and bad inputs.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use predicates::prelude::*;
+use support::{World, pattern};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A tree with the shapes a backup meets: big and small files, a duplicate, an empty file,
+/// nested directories, a relative link, names with spaces and non-ASCII.
+fn make_tree(root: &Path) {
+    std::fs::create_dir_all(root.join("docs/deep/er")).unwrap();
+    std::fs::create_dir_all(root.join("empty dir")).unwrap();
+    std::fs::write(root.join("big.bin"), pattern(5 << 20, 1)).unwrap();
+    std::fs::write(root.join("big copy.bin"), pattern(5 << 20, 1)).unwrap();
+    std::fs::write(root.join("docs/empty"), b"").unwrap();
+    std::fs::write(root.join("docs/deep/er/élan.txt"), "non-ASCII name\n").unwrap();
+    for i in 0..50u64 {
+        std::fs::write(root.join(format!("docs/note-{i:02}.txt")), pattern(10 + i as usize * 101, i)).unwrap();
+    }
+    std::os::unix::fs::symlink("docs/note-00.txt", root.join("link")).unwrap();
+}
+
+/// Every entry below `root` with its content (files), its target (links) or nothing (dirs).
+fn snapshot_of(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for rel in support::files_below(root) {
+        let path = root.join(&rel);
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let value = if meta.is_symlink() {
+            format!("link {}", std::fs::read_link(&path).unwrap().display())
+        } else if meta.is_dir() {
+            "dir".into()
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            format!(
+                "file {} {:x}",
+                bytes.len(),
+                bytes.iter().fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(*b as u64))
+            )
+        };
+        out.push((rel, value));
+    }
+    out
+}
+
+/// Where a restore puts the source (snapshots keep absolute paths).
+fn restored(dest: &Path, source: &Path) -> PathBuf {
+    dest.join(source.strip_prefix("/").unwrap())
+}
+
+impl RepoWorld for World {}
+
+trait RepoWorld {
+    fn repo_cmd(w: &World, repo: &Path) -> assert_cmd::Command {
+        let mut cmd = w.warden();
+        cmd.env("WARDEN_PASSWORD", PASSWORD).arg("--repo").arg(repo);
+        cmd
+    }
+}
+
+fn json(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(output)))
+}
+
+fn restic() -> StdCommand {
+    // scripts/test.sh installs Debian's restic; without it these tests cannot say anything.
+    let mut cmd = StdCommand::new("restic");
+    cmd.env("RESTIC_PASSWORD", PASSWORD).env_remove("RESTIC_REPOSITORY").arg("--no-cache");
+    cmd
+}
+
+fn run_ok(mut cmd: StdCommand) -> String {
+    let out = cmd.output().expect("restic is installed (scripts/test.sh installs it)");
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn backup_and_restore_round_trip_and_skip_unchanged_files() {
+    let w = World::new();
+    let (source, repo) = (w.path("source"), w.path("repo"));
+    make_tree(&source);
+    World::repo_cmd(&w, &repo).arg("init").assert().success().stdout(predicate::str::contains("created repository"));
+    let run = World::repo_cmd(&w, &repo).args(["--json", "backup", "--tag", "first"]).arg(&source).assert().success();
+    let first = json(&run.get_output().stdout);
+    assert_eq!(first["files_new"], 55, "{first}");
+    assert!(first["failures"].as_array().unwrap().is_empty());
+    // The duplicate is stored once: less than one big file plus the small ones was added.
+    assert!(first["bytes_added"].as_u64().unwrap() < (5 << 20) + (1 << 20), "{first}");
+
+    // Unchanged files are not read again; a changed one is.
+    std::fs::write(source.join("docs/note-07.txt"), "changed\n").unwrap();
+    let run = World::repo_cmd(&w, &repo).args(["--json", "backup"]).arg(&source).assert().success();
+    let second = json(&run.get_output().stdout);
+    assert_eq!(
+        (second["files_changed"].as_u64(), second["files_unmodified"].as_u64()),
+        (Some(1), Some(54)),
+        "{second}"
+    );
+
+    let run = World::repo_cmd(&w, &repo).args(["--json", "snapshots"]).assert().success();
+    let snaps = json(&run.get_output().stdout);
+    assert_eq!(snaps.as_array().unwrap().len(), 2);
+    assert_eq!(snaps[0]["tags"][0], "first");
+
+    let ls = World::repo_cmd(&w, &repo).args(["ls", "latest"]).assert().success();
+    let listing = String::from_utf8_lossy(&ls.get_output().stdout).into_owned();
+    assert!(listing.contains(&format!("{}\n", source.join("docs/deep/er/élan.txt").display())), "{listing}");
+
+    let dest = w.path("restored");
+    World::repo_cmd(&w, &repo).arg("restore").arg("latest").arg(&dest).assert().success();
+    assert_eq!(snapshot_of(&restored(&dest, &source)), snapshot_of(&source));
+
+    // A part of the first snapshot, by id prefix: its contents land in the destination (as
+    // with restic), with the old content of the changed file.
+    let first_id = snaps[0]["id"].as_str().unwrap()[..8].to_string();
+    let part = w.path("part");
+    World::repo_cmd(&w, &repo)
+        .arg("restore")
+        .arg(format!("{first_id}:{}", source.join("docs").display()))
+        .arg(&part)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(part.join("note-07.txt")).unwrap(), pattern(10 + 7 * 101, 7));
+    World::repo_cmd(&w, &repo).args(["check", "--read-data"]).assert().success();
+}
+
+#[test]
+fn restic_reads_what_warden_writes_and_warden_reads_what_restic_writes() {
+    let w = World::new();
+    let (source, repo) = (w.path("source"), w.path("repo"));
+    make_tree(&source);
+    World::repo_cmd(&w, &repo).arg("init").assert().success();
+    World::repo_cmd(&w, &repo).arg("backup").arg(&source).assert().success();
+
+    // restic lists, checks and restores Warden's snapshot byte for byte.
+    let listed = run_ok({
+        let mut c = restic();
+        c.arg("-r").arg(&repo).args(["snapshots", "--json"]);
+        c
+    });
+    assert!(listed.contains(&source.display().to_string()), "{listed}");
+    run_ok({
+        let mut c = restic();
+        c.arg("-r").arg(&repo).args(["check", "--read-data"]);
+        c
+    });
+    let by_restic = w.path("by-restic");
+    run_ok({
+        let mut c = restic();
+        c.arg("-r").arg(&repo).args(["restore", "latest", "--target"]).arg(&by_restic);
+        c
+    });
+    assert_eq!(snapshot_of(&restored(&by_restic, &source)), snapshot_of(&source));
+
+    // Warden lists and restores a snapshot restic made, in a repository restic created.
+    let restic_repo = w.path("restic-repo");
+    run_ok({
+        let mut c = restic();
+        c.arg("-r").arg(&restic_repo).arg("init");
+        c
+    });
+    std::fs::write(source.join("added by restic.txt"), "hello from restic\n").unwrap();
+    run_ok({
+        let mut c = restic();
+        c.arg("-r").arg(&restic_repo).arg("backup").arg(&source);
+        c
+    });
+    World::repo_cmd(&w, &restic_repo)
+        .arg("snapshots")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 snapshots"));
+    let by_warden = w.path("by-warden");
+    World::repo_cmd(&w, &restic_repo).arg("restore").arg("latest").arg(&by_warden).assert().success();
+    assert_eq!(snapshot_of(&restored(&by_warden, &source)), snapshot_of(&source));
+    World::repo_cmd(&w, &restic_repo).args(["check", "--read-data"]).assert().success();
+}
+
+#[test]
+fn bad_inputs_fail_clearly() {
+    let w = World::new();
+    let (source, repo) = (w.path("source"), w.path("repo"));
+    make_tree(&source);
+    // No repository yet: not found, and the fix is named.
+    World::repo_cmd(&w, &repo)
+        .arg("snapshots")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("there is no repository there; create one with `warden init`"));
+    World::repo_cmd(&w, &repo).arg("init").assert().success();
+    // A second init refuses and keeps the first.
+    World::repo_cmd(&w, &repo).arg("init").assert().code(5).stderr(predicate::str::contains("already exists"));
+    // Wrong password.
+    w.warden()
+        .env("WARDEN_PASSWORD", "wrong")
+        .arg("--repo")
+        .arg(&repo)
+        .arg("snapshots")
+        .assert()
+        .code(6)
+        .stderr(predicate::str::contains("the password is wrong"));
+    // No password at all, and no terminal to ask on.
+    w.warden()
+        .arg("--repo")
+        .arg(&repo)
+        .arg("snapshots")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no repository password: pass --password-file FILE, set WARDEN_PASSWORD"));
+    // A source that does not exist.
+    World::repo_cmd(&w, &repo)
+        .arg("backup")
+        .arg(w.path("nope"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("the path to back up cannot be read; check that it exists"));
+    // A snapshot that does not exist.
+    World::repo_cmd(&w, &repo).arg("restore").arg("deadbeef").arg(w.path("out")).assert().failure();
+    World::repo_cmd(&w, &repo).arg("backup").arg(&source).assert().success();
+    // A destination that cannot be created: a file is in the way.
+    let blocked = w.path("blocked");
+    std::fs::write(&blocked, b"a file").unwrap();
+    World::repo_cmd(&w, &repo)
+        .arg("restore")
+        .arg("latest")
+        .arg(blocked.join("sub"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("the restore destination cannot be created"));
+}
+
+#[test]
+fn a_corrupted_pack_is_found_by_check_and_never_restored_as_good() {
+    let w = World::new();
+    let (source, repo) = (w.path("source"), w.path("repo"));
+    make_tree(&source);
+    World::repo_cmd(&w, &repo).arg("init").assert().success();
+    World::repo_cmd(&w, &repo).arg("backup").arg(&source).assert().success();
+    // Flip one byte in the middle of the biggest pack.
+    let packs: Vec<PathBuf> = support::files_below(&repo.join("data"))
+        .into_iter()
+        .map(|p| repo.join("data").join(p))
+        .filter(|p| p.is_file())
+        .collect();
+    let biggest = packs.iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap();
+    let mut bytes = std::fs::read(biggest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(biggest, bytes).unwrap();
+    World::repo_cmd(&w, &repo).args(["check", "--read-data"]).assert().failure();
+    let dest = w.path("restored");
+    let run = World::repo_cmd(&w, &repo).arg("restore").arg("latest").arg(&dest).assert().failure();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("not restored:"), "{stderr}");
+    // Whatever was written is whole and correct; the damaged file is absent, not torn.
+    let copy = restored(&dest, &source);
+    for (rel, value) in snapshot_of(&copy) {
+        let original = snapshot_of(&source).into_iter().find(|(r, _)| *r == rel).map(|(_, v)| v);
+        assert_eq!(original.as_deref(), Some(value.as_str()), "{}", rel.display());
+    }
+}
