@@ -266,3 +266,115 @@ fn a_corrupted_pack_is_found_by_check_and_never_restored_as_good() {
         assert_eq!(original.as_deref(), Some(value.as_str()), "{}", rel.display());
     }
 }
+
+#[test]
+fn forget_and_prune_keep_what_the_policy_says_and_restic_agrees() {
+    let w = World::new();
+    let (source, repo) = (w.path("source"), w.path("repo"));
+    make_tree(&source);
+    World::repo_cmd(&w, &repo).arg("init").assert().success();
+    for i in 0..3 {
+        // Each round replaces the last one's big file, so forgetting rounds frees data.
+        let _ = std::fs::remove_file(source.join(format!("round-{}.bin", i.max(1) - 1)));
+        std::fs::write(source.join(format!("round-{i}.bin")), pattern(6 << 20, 100 + i)).unwrap();
+        World::repo_cmd(&w, &repo).arg("backup").arg(&source).assert().success();
+    }
+    // No policy: refused, nothing removed.
+    World::repo_cmd(&w, &repo).arg("forget").assert().code(4).stderr(predicate::str::contains("no --keep-* option"));
+    let run = World::repo_cmd(&w, &repo).args(["--json", "forget", "--keep-last", "1", "--dry-run"]).assert().success();
+    let plan = json(&run.get_output().stdout);
+    assert_eq!(plan["snapshots"].as_array().unwrap().iter().filter(|s| s["keep"] == false).count(), 2);
+    World::repo_cmd(&w, &repo).arg("snapshots").assert().success().stdout(predicate::str::contains("3 snapshots"));
+    let data_before = dir_size(&repo.join("data"));
+    World::repo_cmd(&w, &repo).args(["forget", "--keep-last", "1", "--prune"]).assert().success();
+    World::repo_cmd(&w, &repo).arg("snapshots").assert().success().stdout(predicate::str::contains("1 snapshots"));
+    assert!(dir_size(&repo.join("data")) < data_before, "prune freed nothing");
+    World::repo_cmd(&w, &repo).args(["check", "--read-data"]).assert().success();
+    run_ok({
+        let mut c = restic();
+        c.arg("-r").arg(&repo).args(["check", "--read-data"]);
+        c
+    });
+    let dest = w.path("restored");
+    World::repo_cmd(&w, &repo).arg("restore").arg("latest").arg(&dest).assert().success();
+    assert_eq!(snapshot_of(&restored(&dest, &source)), snapshot_of(&source));
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    support::files_below(dir).iter().filter_map(|p| std::fs::metadata(dir.join(p)).ok()).map(|m| m.len()).sum()
+}
+
+#[test]
+fn locks_are_restics_own_and_exclude_each_other() {
+    use std::collections::BTreeMap;
+    use warden::engine::{self, EngineOptions, TargetBackend};
+    use warden::plugin::Catalog;
+    use warden::runtime::Runtime;
+    use warden::target::Target;
+
+    let w = World::new();
+    let (source, repo) = (w.path("source"), w.path("repo"));
+    make_tree(&source);
+    World::repo_cmd(&w, &repo).arg("init").assert().success();
+    World::repo_cmd(&w, &repo).arg("backup").arg(&source).assert().success();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let runtime = Runtime::builder().cache_dir(support::shared_cache()).build().unwrap();
+    let plugin = Catalog::builtin_only().resolve(&runtime, "fs").unwrap();
+    let settings = BTreeMap::from([("path".to_string(), repo.display().to_string())]);
+    let target = Target::open(&runtime, plugin, "repo", &settings).unwrap();
+    let backend = TargetBackend::new(target, "", rt.handle().clone());
+    let opened = engine::open(&backend, PASSWORD, &EngineOptions::default()).unwrap();
+
+    // Warden's exclusive lock: restic reads it as its own and refuses to prune under it;
+    // Warden's backup refuses too, naming the holder.
+    let held = opened.lock(true).unwrap();
+    let locks = opened.locks().unwrap();
+    assert_eq!(locks.len(), 1);
+    let shown = run_ok({
+        let mut c = restic();
+        c.arg("-r").arg(&repo).args(["--no-lock", "cat", "lock", &locks[0].0]);
+        c
+    });
+    assert!(shown.contains("\"exclusive\": true") || shown.contains("\"exclusive\":true"), "{shown}");
+    let out = restic().arg("-r").arg(&repo).arg("prune").output().unwrap();
+    assert!(!out.status.success(), "restic pruned under Warden's exclusive lock");
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(said.contains("locked exclusively by PID"), "{said}");
+    World::repo_cmd(&w, &repo)
+        .arg("backup")
+        .arg(&source)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("the repository is in use: an exclusive lock by"));
+    // A shared lock lets another backup run but not a prune.
+    drop(held);
+    assert!(opened.locks().unwrap().is_empty(), "the lock was not removed");
+    let shared = opened.lock(false).unwrap();
+    World::repo_cmd(&w, &repo).arg("backup").arg(&source).assert().success();
+    World::repo_cmd(&w, &repo)
+        .arg("prune")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("the repository is in use"));
+    let out = restic().arg("-r").arg(&repo).arg("prune").output().unwrap();
+    assert!(!out.status.success(), "restic pruned under Warden's shared lock");
+    drop(shared);
+    World::repo_cmd(&w, &repo).arg("prune").assert().success();
+    run_ok({
+        let mut c = restic();
+        c.arg("-r").arg(&repo).arg("prune");
+        c
+    });
+    // A lock whose holder is alive stays through `unlock`; `--remove-all` removes it.
+    let live = opened.lock(false).unwrap();
+    World::repo_cmd(&w, &repo).arg("unlock").assert().success().stdout(predicate::str::contains("removed 0 locks"));
+    World::repo_cmd(&w, &repo).arg("prune").assert().failure();
+    World::repo_cmd(&w, &repo)
+        .args(["unlock", "--remove-all"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("removed 1 locks"));
+    World::repo_cmd(&w, &repo).arg("prune").assert().success();
+    drop(live);
+}

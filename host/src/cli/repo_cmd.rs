@@ -13,7 +13,9 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
-use warden::engine::{self, BackupOptions, BackupReport, EngineOptions, OpenRepository, RestoreReport, TargetBackend};
+use warden::engine::{
+    self, BackupOptions, BackupReport, EngineOptions, KeepPolicy, Repo, RestoreReport, TargetBackend,
+};
 use warden::exporter::Exporter;
 use warden::importer::Importer;
 use warden::plugin::Catalog;
@@ -89,6 +91,57 @@ pub enum RepoCommand {
         #[arg(long, default_value = "fs", value_name = "PLUGIN")]
         dest_plugin: String,
     },
+    /// Remove snapshots by a retention policy (restic's rules, per host and paths).
+    ///
+    /// Examples:
+    ///   warden forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --prune
+    ///   warden forget --keep-last 3 --dry-run
+    ///
+    /// Only the snapshots go; their data stays until `prune` (or --prune here). Takes an
+    /// exclusive lock: no backup runs meanwhile (restic's included).
+    #[command(verbatim_doc_comment)]
+    Forget {
+        /// Keep the last N snapshots.
+        #[arg(long, value_name = "N")]
+        keep_last: Option<u32>,
+        /// Keep the last snapshot of each of the latest N hours.
+        #[arg(long, value_name = "N")]
+        keep_hourly: Option<u32>,
+        /// ... of each of the latest N days.
+        #[arg(long, value_name = "N")]
+        keep_daily: Option<u32>,
+        /// ... of each of the latest N weeks.
+        #[arg(long, value_name = "N")]
+        keep_weekly: Option<u32>,
+        /// ... of each of the latest N months.
+        #[arg(long, value_name = "N")]
+        keep_monthly: Option<u32>,
+        /// ... of each of the latest N years.
+        #[arg(long, value_name = "N")]
+        keep_yearly: Option<u32>,
+        /// Keep every snapshot with this tag; repeat for several.
+        #[arg(long = "keep-tag", value_name = "TAG")]
+        keep_tags: Vec<String>,
+        /// Show what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Then remove the data no snapshot uses any more (`warden prune`).
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Remove data that no snapshot uses (after `forget`). Takes an exclusive lock.
+    Prune {
+        /// Show what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove stale locks (of processes that are gone, or older than 30 minutes).
+    Unlock {
+        /// Remove every lock, also live ones: only when you know no other process uses the
+        /// repository.
+        #[arg(long)]
+        remove_all: bool,
+    },
     /// Check the repository's structure; with --read-data, read and verify every pack.
     Check {
         /// Also read all data and verify it.
@@ -108,6 +161,30 @@ pub async fn run(env: &Env, cmd: RepoCommand) -> anyhow::Result<ExitCode> {
         RepoCommand::Ls { snapshot } => ls(env, repo, snapshot).await,
         RepoCommand::Restore { snapshot, dest, dest_plugin } => restore(env, repo, snapshot, dest, &dest_plugin).await,
         RepoCommand::Check { read_data } => check(env, repo, read_data).await,
+        RepoCommand::Forget {
+            keep_last,
+            keep_hourly,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            keep_yearly,
+            keep_tags,
+            dry_run,
+            prune,
+        } => {
+            let policy = KeepPolicy {
+                last: keep_last,
+                hourly: keep_hourly,
+                daily: keep_daily,
+                weekly: keep_weekly,
+                monthly: keep_monthly,
+                yearly: keep_yearly,
+                tags: keep_tags,
+            };
+            forget(env, repo, policy, dry_run, prune).await
+        }
+        RepoCommand::Prune { dry_run } => prune(env, repo, dry_run).await,
+        RepoCommand::Unlock { remove_all } => unlock(env, repo, remove_all).await,
     }
 }
 
@@ -253,7 +330,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> anyhow::Result<T> + 
     rx.await.context("the engine thread failed")?
 }
 
-async fn open_repo(env: &Env, args: &RepoArgs) -> anyhow::Result<OpenRepository> {
+async fn open_repo(env: &Env, args: &RepoArgs) -> anyhow::Result<Repo> {
     let backend = backend(env, args, false)?;
     let password = password(args, false)?;
     let options = engine_options(env);
@@ -279,7 +356,7 @@ async fn init(env: &Env, args: &RepoArgs) -> anyhow::Result<ExitCode> {
     let password = password(args, true)?;
     let options = engine_options(env);
     let repo = blocking(move || Ok(engine::init(&backend, &password, &options)?)).await?;
-    let id = repo.config().id.to_hex().to_string();
+    let id = repo.id();
     if env.json {
         output::json(&json!({ "repository": name, "id": id }))?;
     } else {
@@ -496,7 +573,7 @@ async fn restore(
 
 async fn check(env: &Env, args: &RepoArgs, read_data: bool) -> anyhow::Result<ExitCode> {
     let repo = open_repo(env, args).await?;
-    let name = repo.name.clone();
+    let name = repo.name().to_string();
     let report = blocking(move || Ok(engine::check(repo, read_data)?)).await?;
     if env.json {
         output::json(&json!({ "repository": name, "read_data": read_data, "report": report }))?;
@@ -514,4 +591,85 @@ async fn check(env: &Env, args: &RepoArgs, read_data: bool) -> anyhow::Result<Ex
         }
     }
     Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn forget(
+    env: &Env,
+    args: &RepoArgs,
+    policy: KeepPolicy,
+    dry_run: bool,
+    then_prune: bool,
+) -> anyhow::Result<ExitCode> {
+    if policy.is_empty() {
+        return Err(warden::Error::Repository {
+            repo: args.repo.clone().unwrap_or_else(|| "default".into()),
+            op: "forget",
+            class: warden::ErrorClass::InvalidInput,
+            detail:
+                "no --keep-* option given, which would remove every snapshot; say what to keep (e.g. --keep-last 7)"
+                    .into(),
+        }
+        .into());
+    }
+    let repo = open_repo(env, args).await?;
+    let (decisions, pruned) = blocking(move || {
+        let decisions = engine::forget(&repo, &policy, dry_run)?;
+        let pruned = if then_prune { Some(engine::prune(&repo, dry_run)?) } else { None };
+        Ok((decisions, pruned))
+    })
+    .await?;
+    let removed = decisions.iter().filter(|d| !d.keep).count();
+    if env.json {
+        output::json(&json!({ "dry_run": dry_run, "snapshots": decisions, "prune": pruned }))?;
+    } else {
+        for d in &decisions {
+            let verb = if d.keep {
+                "keep  "
+            } else if dry_run {
+                "would remove"
+            } else {
+                "remove"
+            };
+            println!("{verb}  {}  {}  {}", &d.id[..8], d.time, d.reasons.join(", "));
+        }
+        println!("{} {removed} of {} snapshots", if dry_run { "would remove" } else { "removed" }, decisions.len());
+        if let Some(p) = &pruned {
+            print_prune(p, dry_run);
+        } else if removed > 0 && !dry_run {
+            println!("their data stays until `warden prune`");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_prune(report: &engine::PruneReport, dry_run: bool) {
+    println!(
+        "{} {} packs, rewrote {} packs, freeing {}",
+        if dry_run { "would remove" } else { "removed" },
+        report.packs_removed,
+        report.packs_repacked,
+        output::bytes(report.bytes_removed)
+    );
+}
+
+async fn prune(env: &Env, args: &RepoArgs, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let repo = open_repo(env, args).await?;
+    let report = blocking(move || Ok(engine::prune(&repo, dry_run)?)).await?;
+    if env.json {
+        output::json(&json!({ "dry_run": dry_run, "report": report }))?;
+    } else {
+        print_prune(&report, dry_run);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn unlock(env: &Env, args: &RepoArgs, all: bool) -> anyhow::Result<ExitCode> {
+    let repo = open_repo(env, args).await?;
+    let removed = blocking(move || Ok(repo.unlock(all)?)).await?;
+    if env.json {
+        output::json(&json!({ "removed": removed }))?;
+    } else {
+        println!("removed {removed} locks");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@
 //! workers (`spawn_blocking`, or a thread of its own).
 
 pub mod backend;
+pub mod lock;
 mod restore;
 mod source;
 
@@ -23,8 +24,45 @@ pub use source::{BackupOptions, BackupReport, SourceFailure, backup};
 
 use crate::error::{Error, ErrorClass, Result};
 
-/// An open repository.
+/// rustic_core's open repository.
 pub type OpenRepository = Repository<OpenStatus>;
+
+/// An open repository and the backend it lives on (for what rustic_core does not do: locks).
+pub struct Repo {
+    inner: OpenRepository,
+    backend: TargetBackend,
+}
+
+impl Repo {
+    /// How the operator names the repository.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The repository's id (hex).
+    pub fn id(&self) -> String {
+        self.inner.config().id.to_hex().to_string()
+    }
+
+    /// Take a restic-compatible lock, shared or `exclusive`.
+    pub fn lock(&self, exclusive: bool) -> Result<lock::RepoLock> {
+        lock::RepoLock::acquire(&self.backend, &self.inner.key(), self.name(), exclusive)
+    }
+
+    /// Remove stale locks (every lock with `all`); returns how many were removed.
+    pub fn unlock(&self, all: bool) -> Result<usize> {
+        lock::unlock(&self.backend, &self.inner.key(), all)
+    }
+
+    /// The locks present, with their ids.
+    pub fn locks(&self) -> Result<Vec<(String, lock::LockInfo)>> {
+        lock::list(&self.backend, &self.inner.key())
+    }
+
+    pub(crate) fn into_inner(self) -> OpenRepository {
+        self.inner
+    }
+}
 
 /// Where the engine keeps its cache of snapshot and index files (they are encrypted).
 #[derive(Debug, Clone, Default)]
@@ -44,7 +82,7 @@ fn repository(backend: &TargetBackend, options: &EngineOptions) -> Result<Reposi
 }
 
 /// Create a new repository protected by `password`.
-pub fn init(backend: &TargetBackend, password: &str, options: &EngineOptions) -> Result<OpenRepository> {
+pub fn init(backend: &TargetBackend, password: &str, options: &EngineOptions) -> Result<Repo> {
     let repo = repository(backend, options)?;
     let name = backend.location_name();
     if repo.config_id().map_err(|e| engine_error(&name, "init", e))?.is_some() {
@@ -56,12 +94,14 @@ pub fn init(backend: &TargetBackend, password: &str, options: &EngineOptions) ->
         });
     }
     let credentials = Credentials::password(password);
-    repo.init(&credentials, &KeyOptions::default(), &ConfigOptions::default())
-        .map_err(|e| engine_error(&name, "init", e))
+    let inner = repo
+        .init(&credentials, &KeyOptions::default(), &ConfigOptions::default())
+        .map_err(|e| engine_error(&name, "init", e))?;
+    Ok(Repo { inner, backend: backend.clone() })
 }
 
 /// Open an existing repository with `password`.
-pub fn open(backend: &TargetBackend, password: &str, options: &EngineOptions) -> Result<OpenRepository> {
+pub fn open(backend: &TargetBackend, password: &str, options: &EngineOptions) -> Result<Repo> {
     let repo = repository(backend, options)?;
     let name = backend.location_name();
     if repo.config_id().map_err(|e| engine_error(&name, "open", e))?.is_none() {
@@ -72,12 +112,13 @@ pub fn open(backend: &TargetBackend, password: &str, options: &EngineOptions) ->
             detail: "there is no repository there; create one with `warden init`".into(),
         });
     }
-    repo.open(&Credentials::password(password)).map_err(|e| engine_error(&name, "open", e))
+    let inner = repo.open(&Credentials::password(password)).map_err(|e| engine_error(&name, "open", e))?;
+    Ok(Repo { inner, backend: backend.clone() })
 }
 
 /// Every snapshot, oldest first.
-pub fn snapshots(repo: &OpenRepository) -> Result<Vec<SnapshotFile>> {
-    let mut all = repo.get_all_snapshots().map_err(|e| engine_error(&repo.name, "snapshots", e))?;
+pub fn snapshots(repo: &Repo) -> Result<Vec<SnapshotFile>> {
+    let mut all = repo.inner.get_all_snapshots().map_err(|e| engine_error(repo.name(), "snapshots", e))?;
     all.sort_by(|a, b| a.time.cmp(&b.time));
     Ok(all)
 }
@@ -118,9 +159,9 @@ pub struct FileEntry {
 }
 
 /// The entries of `snap_path` (`ID[:PATH]`, `latest[:PATH]`), depth first.
-pub fn list_files(repo: OpenRepository, snap_path: &str) -> Result<Vec<FileEntry>> {
-    let name = repo.name.clone();
-    let repo = repo.to_indexed().map_err(|e| engine_error(&name, "ls", e))?;
+pub fn list_files(repo: Repo, snap_path: &str) -> Result<Vec<FileEntry>> {
+    let name = repo.name().to_string();
+    let repo = repo.into_inner().to_indexed().map_err(|e| engine_error(&name, "ls", e))?;
     let (_, inner) = snap_path.split_once(':').unwrap_or((snap_path, ""));
     let base = PathBuf::from(if inner.is_empty() { "/" } else { inner });
     let node = repo.node_from_snapshot_path(snap_path, |_| true).map_err(|e| engine_error(&name, "ls", e))?;
@@ -154,11 +195,12 @@ pub struct CheckReport {
 }
 
 /// Check the repository's structure; with `read_data`, read and verify every pack.
-pub fn check(repo: OpenRepository, read_data: bool) -> Result<CheckReport> {
-    let name = repo.name.clone();
+pub fn check(repo: Repo, read_data: bool) -> Result<CheckReport> {
+    let name = repo.name().to_string();
+    let _lock = repo.lock(false)?;
     let mut opts = rustic_core::CheckOptions::default();
     opts.read_data = read_data;
-    let results = repo.check(opts).map_err(|e| engine_error(&name, "check", e))?;
+    let results = repo.inner.check(opts).map_err(|e| engine_error(&name, "check", e))?;
     let mut report = CheckReport::default();
     for (level, finding) in results.0 {
         // rustic_core does not export the level's type: tell them apart by name.
@@ -167,6 +209,127 @@ pub fn check(repo: OpenRepository, read_data: bool) -> Result<CheckReport> {
         } else {
             report.warnings.push(finding.to_string());
         }
+    }
+    Ok(report)
+}
+
+/// Which snapshots `forget` keeps, by restic's rules: per group of snapshots of the same host
+/// and paths, the last N, and the last of each of the latest N hours, days, ...
+#[derive(Debug, Clone, Default)]
+pub struct KeepPolicy {
+    /// The last N snapshots.
+    pub last: Option<u32>,
+    /// The last snapshot of each of the latest N hours.
+    pub hourly: Option<u32>,
+    /// ... days.
+    pub daily: Option<u32>,
+    /// ... weeks.
+    pub weekly: Option<u32>,
+    /// ... months.
+    pub monthly: Option<u32>,
+    /// ... years.
+    pub yearly: Option<u32>,
+    /// Every snapshot with one of these tags.
+    pub tags: Vec<String>,
+}
+
+impl KeepPolicy {
+    /// Whether the policy keeps anything at all (an empty policy would forget everything).
+    pub fn is_empty(&self) -> bool {
+        [self.last, self.hourly, self.daily, self.weekly, self.monthly, self.yearly].iter().all(Option::is_none)
+            && self.tags.is_empty()
+    }
+}
+
+/// One snapshot's fate in `forget`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ForgetDecision {
+    /// The snapshot's id (hex).
+    pub id: String,
+    /// When it was taken.
+    pub time: String,
+    /// Whether it is kept.
+    pub keep: bool,
+    /// Why (which rules matched).
+    pub reasons: Vec<String>,
+}
+
+/// Decide which snapshots the policy keeps and, unless `dry_run`, remove the others. Takes an
+/// exclusive lock. Their data stays until `prune`.
+pub fn forget(repo: &Repo, policy: &KeepPolicy, dry_run: bool) -> Result<Vec<ForgetDecision>> {
+    use rustic_core::{ForgetGroups, Grouped, KeepOptions, SnapshotGroupCriterion, StringList};
+    let name = repo.name().to_string();
+    let _lock = repo.lock(true)?;
+    let to_i32 = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+    let mut keep = KeepOptions::default();
+    keep.keep_last = to_i32(policy.last);
+    keep.keep_hourly = to_i32(policy.hourly);
+    keep.keep_daily = to_i32(policy.daily);
+    keep.keep_weekly = to_i32(policy.weekly);
+    keep.keep_monthly = to_i32(policy.monthly);
+    keep.keep_yearly = to_i32(policy.yearly);
+    for tag in &policy.tags {
+        let list = tag.parse::<StringList>().map_err(|e| Error::Repository {
+            repo: name.clone(),
+            op: "forget",
+            class: ErrorClass::InvalidInput,
+            detail: format!("--keep-tag {tag:?}: {e}"),
+        })?;
+        keep.keep_tags.push(list);
+    }
+    let snapshots = repo.inner.get_all_snapshots().map_err(|e| engine_error(&name, "forget", e))?;
+    let grouped = Grouped::from_items(snapshots, SnapshotGroupCriterion::default());
+    let groups = ForgetGroups::from_grouped_snapshots_with_retention(grouped, &keep, &rustic_core::jiff::Zoned::now())
+        .map_err(|e| engine_error(&name, "forget", e))?;
+    let mut decisions = Vec::new();
+    let mut remove = Vec::new();
+    for group in groups.0 {
+        for item in group.items {
+            if !item.keep {
+                remove.push(item.snapshot.id);
+            }
+            decisions.push(ForgetDecision {
+                id: item.snapshot.id.to_hex().to_string(),
+                time: item.snapshot.time.to_string(),
+                keep: item.keep,
+                reasons: item.reasons,
+            });
+        }
+    }
+    if !dry_run && !remove.is_empty() {
+        repo.inner.delete_snapshots(&remove).map_err(|e| engine_error(&name, "forget", e))?;
+    }
+    Ok(decisions)
+}
+
+/// What `prune` removed (or would remove).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PruneReport {
+    /// Pack files removed whole.
+    pub packs_removed: u64,
+    /// Pack files rewritten to drop unused parts.
+    pub packs_repacked: u64,
+    /// Bytes of unused data removed.
+    pub bytes_removed: u64,
+}
+
+/// Remove data no snapshot uses. Takes an exclusive lock.
+pub fn prune(repo: &Repo, dry_run: bool) -> Result<PruneReport> {
+    let name = repo.name().to_string();
+    let _lock = repo.lock(true)?;
+    // Delete at once, as restic does: the exclusive lock keeps every other process out (the
+    // default marks packs and deletes them a day later, for lock-less repositories).
+    let mut opts = rustic_core::PruneOptions::default();
+    opts.instant_delete = true;
+    let plan = repo.inner.prune_plan(&opts).map_err(|e| engine_error(&name, "prune", e))?;
+    let stats = &plan.stats;
+    let report = PruneReport {
+        packs_removed: stats.packs.unused,
+        packs_repacked: stats.packs.repack,
+        bytes_removed: stats.size.iter().map(|(_, s)| s.remove + s.repackrm).sum(),
+    };
+    if !dry_run {
+        repo.inner.prune(&opts, plan).map_err(|e| engine_error(&name, "prune", e))?;
     }
     Ok(report)
 }

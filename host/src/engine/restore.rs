@@ -14,7 +14,7 @@ use rustic_core::{IndexedFullStatus, LsOptions, Repository};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use super::{OpenRepository, engine_error};
+use super::{Repo, engine_error};
 use crate::error::{Error, Result};
 use crate::exporter::{Exporter, Metadata};
 
@@ -45,9 +45,10 @@ pub struct RestoreReport {
 
 /// Restore `snap_path` (`ID[:PATH]`, `latest[:PATH]`, a unique id prefix) from `repo` into
 /// `exporter`. Failures of single entries are collected in the report; the restore goes on.
-pub fn restore(repo: OpenRepository, snap_path: &str, exporter: &Exporter, runtime: &Handle) -> Result<RestoreReport> {
-    let name = repo.name.clone();
-    let repo = Arc::new(repo.to_indexed().map_err(|e| engine_error(&name, "restore", e))?);
+pub fn restore(repo: Repo, snap_path: &str, exporter: &Exporter, runtime: &Handle) -> Result<RestoreReport> {
+    let name = repo.name().to_string();
+    let _lock = repo.lock(false)?;
+    let repo = Arc::new(repo.into_inner().to_indexed().map_err(|e| engine_error(&name, "restore", e))?);
     let node = repo.node_from_snapshot_path(snap_path, |_| true).map_err(|e| engine_error(&name, "restore", e))?;
     let mut report = RestoreReport::default();
     let mut in_flight: VecDeque<(PathBuf, u64, JoinHandle<Result<()>>)> = VecDeque::new();

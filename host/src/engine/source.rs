@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use rustic_core::repofile::{Metadata, Node, NodeType, SnapshotFile};
 use rustic_core::{ErrorKind, ReadSource, ReadSourceEntry, ReadSourceOpen, RusticError, RusticResult, SnapshotOptions};
 
-use super::{OpenRepository, engine_error};
+use super::{Repo, engine_error};
 use crate::error::{Error, Result};
 use crate::importer::{Entry, EntryKind, FileReader, Importer, ScanCursor, ScanItem};
 
@@ -64,12 +64,10 @@ fn lock(s: &SharedState) -> std::sync::MutexGuard<'_, Shared> {
 
 /// Back up `sources` (absolute path as recorded in the snapshot, importer that reads it)
 /// into `repo`. The paths must not overlap.
-pub fn backup(
-    repo: OpenRepository,
-    sources: Vec<(PathBuf, Importer)>,
-    options: &BackupOptions,
-) -> Result<BackupReport> {
-    let name = repo.name.clone();
+pub fn backup(repo: Repo, sources: Vec<(PathBuf, Importer)>, options: &BackupOptions) -> Result<BackupReport> {
+    let name = repo.name().to_string();
+    let _lock = repo.lock(false)?;
+    let repo = repo.into_inner();
     let mut sources = sources;
     sources.sort_by(|a, b| a.0.cmp(&b.0));
     let paths: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
