@@ -177,16 +177,14 @@ impl RepoLock {
             .name("warden-lock".into())
             .spawn(move || {
                 let mut current = id;
-                loop {
-                    match stopped.recv_timeout(REFRESH) {
-                        Err(RecvTimeoutError::Timeout) => match write(&backend, &key, exclusive) {
-                            Ok(fresh) => {
-                                remove(&backend, &current);
-                                current = fresh;
-                            }
-                            Err(e) => tracing::warn!("refreshing the repository lock failed: {e}"),
-                        },
-                        _ => break,
+                // Until told to stop (or the holder is gone): refresh every REFRESH.
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(REFRESH) {
+                    match write(&backend, &key, exclusive) {
+                        Ok(fresh) => {
+                            remove(&backend, &current);
+                            current = fresh;
+                        }
+                        Err(e) => tracing::warn!("refreshing the repository lock failed: {e}"),
                     }
                 }
                 remove(&backend, &current);
