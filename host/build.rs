@@ -17,6 +17,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("warden-plugin-null-sink", "warden_plugin_null_sink"),
     ("warden-plugin-not-a-target", "warden_plugin_not_a_target"),
     ("warden-plugin-hostile", "warden_plugin_hostile"),
+    ("warden-plugin-hostile-importer", "warden_plugin_hostile_importer"),
     ("warden-plugin-missing-import", "warden_plugin_missing_import"),
 ];
 

@@ -378,3 +378,81 @@ fn locks_are_restics_own_and_exclude_each_other() {
     World::repo_cmd(&w, &repo).arg("prune").assert().success();
     drop(live);
 }
+
+/// A directory for the hostile importer, and the plugin's path.
+fn hostile_source(w: &World) -> (PathBuf, PathBuf) {
+    let dir = w.path("hostile-source");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["a.txt", "b.bad", "c.txt"] {
+        std::fs::write(dir.join(name), format!("content of {name}\n")).unwrap();
+    }
+    (dir, support::test_plugin("warden_plugin_hostile_importer"))
+}
+
+fn hostile_backup(w: &World, repo: &Path, mode: &str) -> assert_cmd::assert::Assert {
+    let (dir, plugin) = hostile_source(w);
+    World::repo_cmd(w, repo)
+        .arg("backup")
+        .arg(&dir)
+        .arg("--source-plugin")
+        .arg(&plugin)
+        .arg("--source-set")
+        .arg(format!("mode={mode}"))
+        .assert()
+}
+
+#[test]
+fn unreadable_source_files_are_reported_and_the_backup_says_it_is_incomplete() {
+    let w = World::new();
+    let repo = w.path("repo");
+    World::repo_cmd(&w, &repo).arg("init").assert().success();
+    let run = hostile_backup(&w, &repo, "fail-read").code(7);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("b.bad") && stderr.contains("permission denied"), "{stderr}");
+    assert!(stderr.contains("ghost"), "{stderr}");
+    assert!(stderr.contains("2 entries could not be read"), "{stderr}");
+    // The snapshot holds what could be read, and nothing pretends to be b.bad.
+    let dest = w.path("restored");
+    World::repo_cmd(&w, &repo).arg("restore").arg("latest").arg(&dest).assert().success();
+    let copy = restored(&dest, &w.path("hostile-source"));
+    assert_eq!(std::fs::read_to_string(copy.join("a.txt")).unwrap(), "content of a.txt\n");
+    assert_eq!(std::fs::read_to_string(copy.join("c.txt")).unwrap(), "content of c.txt\n");
+    assert!(!copy.join("b.bad").exists());
+
+    // A file whose length differs from the scan's (it changed while read) is reported too.
+    let run = hostile_backup(&w, &repo, "wrong-size").code(7);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("a.txt") && stderr.contains("changed while being read"), "{stderr}");
+}
+
+#[test]
+fn a_scan_that_breaks_the_contract_or_crashes_leaves_no_snapshot() {
+    let w = World::new();
+    let repo = w.path("repo");
+    World::repo_cmd(&w, &repo).arg("init").assert().success();
+    for (mode, says) in [
+        ("out-of-order", "names must ascend"),
+        ("escape-path", "which is not `/`-separated names"),
+        ("trap-mid-scan", "crashed"),
+    ] {
+        let run = hostile_backup(&w, &repo, mode).failure();
+        let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+        assert!(stderr.contains(says) && stderr.contains("no snapshot was saved"), "{mode}: {stderr}");
+        // (The plugin's own panic message reaches the log, tagged with its name; the host's
+        // threads must not panic.)
+        for host_thread in ["thread 'main'", "thread 'warden-engine'", "thread 'tokio-runtime-worker'"] {
+            assert!(!stderr.contains(host_thread), "{mode}: the host panicked: {stderr}");
+        }
+        World::repo_cmd(&w, &repo)
+            .arg("snapshots")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("no snapshots yet"));
+    }
+    // An importer's directory is read-only, whatever its manifest asks.
+    let run = hostile_backup(&w, &repo, "write").failure();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("write attempt succeeded: false"), "{stderr}");
+    assert!(!w.path("hostile-source/planted").exists());
+    World::repo_cmd(&w, &repo).args(["check", "--read-data"]).assert().success();
+}

@@ -47,13 +47,16 @@ pub async fn run(env: &Env, args: QuickstartArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let created = repo_cmd::init_if_missing(env, &repo).await?;
-    let backup = repo_cmd::backup_report(env, &repo, vec![source.clone()], Default::default(), "fs").await?;
+    let backup =
+        repo_cmd::backup_report(env, &repo, vec![source.clone()], Default::default(), &repo_cmd::PluginChoice::fs())
+            .await?;
     let id = backup.snapshot.id.to_hex().to_string();
     let restored = data.join("restored").join(&id[..8]);
     if restored.exists() {
         std::fs::remove_dir_all(&restored).with_context(|| format!("clearing {}", restored.display()))?;
     }
-    let restore = repo_cmd::restore_report(env, &repo, id.clone(), restored.clone(), "fs").await?;
+    let restore =
+        repo_cmd::restore_report(env, &repo, id.clone(), restored.clone(), &repo_cmd::PluginChoice::fs()).await?;
     // The snapshot holds the source under its absolute path.
     let copy = restored.join(source.strip_prefix("/").unwrap_or(&source));
     let differences = compare(&source, &copy)?;

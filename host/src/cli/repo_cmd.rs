@@ -63,6 +63,9 @@ pub enum RepoCommand {
         /// The importer plugin that reads the paths (a name or a .wasm file).
         #[arg(long, default_value = "fs", value_name = "PLUGIN")]
         source_plugin: String,
+        /// A setting for the importer, KEY=VALUE (its `path` is each PATH); repeat for several.
+        #[arg(long = "source-set", value_name = "KEY=VALUE", value_parser = super::parse_setting)]
+        source_settings: Vec<(String, String)>,
     },
     /// List snapshots, oldest first.
     Snapshots,
@@ -90,6 +93,9 @@ pub enum RepoCommand {
         /// The exporter plugin that writes the files (a name or a .wasm file).
         #[arg(long, default_value = "fs", value_name = "PLUGIN")]
         dest_plugin: String,
+        /// A setting for the exporter, KEY=VALUE (its `path` is DEST); repeat for several.
+        #[arg(long = "dest-set", value_name = "KEY=VALUE", value_parser = super::parse_setting)]
+        dest_settings: Vec<(String, String)>,
     },
     /// Remove snapshots by a retention policy (restic's rules, per host and paths).
     ///
@@ -154,12 +160,16 @@ pub async fn run(env: &Env, cmd: RepoCommand) -> anyhow::Result<ExitCode> {
     let repo = &env.repo;
     match cmd {
         RepoCommand::Init => init(env, repo).await,
-        RepoCommand::Backup { paths, tags, host, source_plugin } => {
-            backup(env, repo, paths, BackupOptions { tags, host }, &source_plugin).await
+        RepoCommand::Backup { paths, tags, host, source_plugin, source_settings } => {
+            let plugin = PluginChoice { name: source_plugin, settings: source_settings };
+            backup(env, repo, paths, BackupOptions { tags, host }, &plugin).await
         }
         RepoCommand::Snapshots => snapshots(env, repo).await,
         RepoCommand::Ls { snapshot } => ls(env, repo, snapshot).await,
-        RepoCommand::Restore { snapshot, dest, dest_plugin } => restore(env, repo, snapshot, dest, &dest_plugin).await,
+        RepoCommand::Restore { snapshot, dest, dest_plugin, dest_settings } => {
+            let plugin = PluginChoice { name: dest_plugin, settings: dest_settings };
+            restore(env, repo, snapshot, dest, &plugin).await
+        }
         RepoCommand::Check { read_data } => check(env, repo, read_data).await,
         RepoCommand::Forget {
             keep_last,
@@ -185,6 +195,28 @@ pub async fn run(env: &Env, cmd: RepoCommand) -> anyhow::Result<ExitCode> {
         }
         RepoCommand::Prune { dry_run } => prune(env, repo, dry_run).await,
         RepoCommand::Unlock { remove_all } => unlock(env, repo, remove_all).await,
+    }
+}
+
+/// The importer or exporter a command uses, with the operator's settings for it.
+#[derive(Debug, Clone)]
+pub(crate) struct PluginChoice {
+    /// A plugin name or a .wasm file.
+    pub name: String,
+    /// Settings besides `path`.
+    pub settings: Vec<(String, String)>,
+}
+
+impl PluginChoice {
+    /// The built-in fs plugin.
+    pub(crate) fn fs() -> PluginChoice {
+        PluginChoice { name: "fs".into(), settings: Vec::new() }
+    }
+
+    fn settings_with_path(&self, path: &std::path::Path) -> BTreeMap<String, String> {
+        let mut settings: BTreeMap<String, String> = self.settings.iter().cloned().collect();
+        settings.insert("path".into(), path.display().to_string());
+        settings
     }
 }
 
@@ -372,9 +404,9 @@ pub(crate) async fn backup_report(
     args: &RepoArgs,
     paths: Vec<PathBuf>,
     options: BackupOptions,
-    source_plugin: &str,
+    source_plugin: &PluginChoice,
 ) -> anyhow::Result<BackupReport> {
-    let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, source_plugin)?;
+    let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, &source_plugin.name)?;
     let mut sources = Vec::new();
     for path in &paths {
         let absolute = std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
@@ -391,7 +423,7 @@ pub(crate) async fn backup_report(
         {
             anyhow::bail!("{} and {} overlap; give each directory once", other.display(), absolute.display());
         }
-        let settings = BTreeMap::from([("path".to_string(), absolute.display().to_string())]);
+        let settings = source_plugin.settings_with_path(&absolute);
         let importer = Importer::open(
             &env.runtime,
             plugin.clone(),
@@ -410,7 +442,7 @@ async fn backup(
     args: &RepoArgs,
     paths: Vec<PathBuf>,
     options: BackupOptions,
-    source_plugin: &str,
+    source_plugin: &PluginChoice,
 ) -> anyhow::Result<ExitCode> {
     let name = backend(env, args, false)?.location_name();
     let started = std::time::Instant::now();
@@ -525,12 +557,12 @@ pub(crate) async fn restore_report(
     args: &RepoArgs,
     snapshot: String,
     dest: PathBuf,
-    dest_plugin: &str,
+    dest_plugin: &PluginChoice,
 ) -> anyhow::Result<RestoreReport> {
     std::fs::create_dir_all(&dest)
         .map_err(|e| warden::Error::io("the restore destination cannot be created", dest.clone(), e))?;
-    let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, dest_plugin)?;
-    let settings = BTreeMap::from([("path".to_string(), dest.display().to_string())]);
+    let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, &dest_plugin.name)?;
+    let settings = dest_plugin.settings_with_path(&dest);
     let exporter = Exporter::open(&env.runtime, plugin, &dest.display().to_string(), &settings)?;
     let repo = open_repo(env, args).await?;
     let handle = tokio::runtime::Handle::current();
@@ -542,7 +574,7 @@ async fn restore(
     args: &RepoArgs,
     snapshot: String,
     dest: PathBuf,
-    dest_plugin: &str,
+    dest_plugin: &PluginChoice,
 ) -> anyhow::Result<ExitCode> {
     let dest = std::path::absolute(&dest).with_context(|| format!("resolving {}", dest.display()))?;
     let started = std::time::Instant::now();

@@ -127,6 +127,7 @@ pub struct FileOpener {
     importer: Importer,
     relative: String,
     path: PathBuf,
+    size: u64,
     shared: SharedState,
 }
 
@@ -135,7 +136,9 @@ impl ReadSourceOpen for FileOpener {
 
     fn open(self) -> RusticResult<RecordingReader> {
         match self.importer.read(&self.relative) {
-            Ok(inner) => Ok(RecordingReader { inner, path: self.path, shared: self.shared }),
+            Ok(inner) => {
+                Ok(RecordingReader { inner, path: self.path, expected: self.size, seen: 0, shared: self.shared })
+            }
             Err(e) => {
                 lock(&self.shared).failures.push(SourceFailure { path: self.path.clone(), reason: e.to_string() });
                 Err(RusticError::with_source(ErrorKind::InputOutput, "reading a source file failed", e))
@@ -144,16 +147,33 @@ impl ReadSourceOpen for FileOpener {
     }
 }
 
-/// A file's content; a failure is recorded before rustic_core sees (and drops) it.
+/// A file's content; a failure is recorded before rustic_core sees (and drops) it. A file
+/// whose length differs from what the scan said (it changed while being read) fails too:
+/// the snapshot's record of its size and its content must agree.
 pub struct RecordingReader {
     inner: FileReader,
     path: PathBuf,
+    expected: u64,
+    seen: u64,
     shared: SharedState,
 }
 
 impl Read for RecordingReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf).inspect_err(|e| {
+        let result = self.inner.read(buf).and_then(|n| {
+            self.seen += n as u64;
+            let changed = (n == 0 && self.seen < self.expected) || self.seen > self.expected;
+            if changed {
+                return Err(std::io::Error::other(format!(
+                    "it changed while being read (the scan said {} bytes, reading gave {}{}); back it up again",
+                    self.expected,
+                    self.seen,
+                    if n == 0 { "" } else { " or more" }
+                )));
+            }
+            Ok(n)
+        });
+        result.inspect_err(|e| {
             lock(&self.shared).failures.push(SourceFailure { path: self.path.clone(), reason: e.to_string() });
         })
     }
@@ -204,6 +224,7 @@ impl Iterator for ScanIter {
                                     importer,
                                     relative: entry.path.clone(),
                                     path: path.clone(),
+                                    size: entry.size,
                                     shared: self.shared.clone(),
                                 });
                                 return Some(Ok(ReadSourceEntry { path, node, open }));
