@@ -3,8 +3,8 @@
 //! A lock is a small encrypted JSON file under `locks/` (restic's format): shared for
 //! backup, restore and check, exclusive for forget and prune. A lock is refreshed every five
 //! minutes while held; one older than thirty minutes, or left by a process of this host that
-//! is gone, is stale and ignored (restic's rules). So a restic prune never runs under a
-//! Warden backup, and the other way round.
+//! is gone, is stale (restic's rules): taking a lock removes stale ones. So a restic prune
+//! never runs under a Warden backup, and the other way round.
 
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
@@ -211,7 +211,16 @@ fn check_conflicts(
     ours: Option<&str>,
 ) -> Result<()> {
     for (id, info) in list(backend, key)? {
-        if Some(id.as_str()) == ours || info.is_stale() {
+        if Some(id.as_str()) == ours {
+            continue;
+        }
+        if info.is_stale() {
+            // Left by a process that is gone (a crash, a kill): remove it, as `restic unlock`
+            // would, so it does not block restic either.
+            if ours.is_none() {
+                tracing::info!("removing a stale lock: {}", info.describe());
+                remove(backend, &id);
+            }
             continue;
         }
         if exclusive || info.exclusive {
