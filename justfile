@@ -12,6 +12,10 @@ test:
 bench:
     cargo bench --locked --bench throughput
 
+# Backup and restore of a generated 1 GiB tree against restic (apt-get install restic).
+bench-backup:
+    cargo bench --locked --bench backup
+
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all -- --check

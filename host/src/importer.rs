@@ -154,52 +154,58 @@ impl FileReader {
     }
 }
 
-impl Read for FileReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.pending.is_empty() {
-            let Some(stream) = &self.stream else { return Ok(0) };
-            let stream = Resource::<DynInputStream>::new_borrow(stream.rep());
-            let _entered = self.runtime.enter();
-            let plugin = self.lease.plugin().to_string();
-            let path = self.path.clone();
-            let chunk = self.lease.call("read", Some(&self.path), |inst| {
-                let (moved, idle) = watch_of(&inst.store);
-                let input = inst.store.data_mut().table.get_mut(&stream).map_err(|e| {
-                    CallError::Host(Error::Runtime { plugin: plugin.clone(), op: "read", detail: e.to_string() })
-                })?;
-                match block_on_watched(moved.clone(), idle, input.blocking_read(BLOCK)) {
-                    None => Err(CallError::Stalled),
-                    Some(Ok(bytes)) => {
-                        moved.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                        Ok(Some(bytes))
-                    }
-                    Some(Err(StreamError::Closed)) => Ok(None),
-                    Some(Err(StreamError::LastOperationFailed(e) | StreamError::Trap(e))) => {
-                        Err(CallError::Host(Error::BodyFailed {
-                            plugin,
-                            key: path,
-                            after: 0,
-                            detail: format!("{e:#}"),
-                        }))
-                    }
+impl FileReader {
+    /// The stream's next chunk; `None` at its end.
+    fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        let Some(stream) = &self.stream else { return Ok(None) };
+        let stream = Resource::<DynInputStream>::new_borrow(stream.rep());
+        let _entered = self.runtime.enter();
+        let plugin = self.lease.plugin().to_string();
+        let path = self.path.clone();
+        let chunk = self.lease.call("read", Some(&self.path), |inst| {
+            let (moved, idle) = watch_of(&inst.store);
+            let input = inst.store.data_mut().table.get_mut(&stream).map_err(|e| {
+                CallError::Host(Error::Runtime { plugin: plugin.clone(), op: "read", detail: e.to_string() })
+            })?;
+            match block_on_watched(moved.clone(), idle, input.blocking_read(BLOCK)) {
+                None => Err(CallError::Stalled),
+                Some(Ok(bytes)) => {
+                    moved.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    Ok(Some(bytes))
                 }
-            });
-            match chunk {
-                Ok(Some(bytes)) => self.pending = bytes,
-                Ok(None) => {
-                    self.release();
-                    return Ok(0);
-                }
-                Err(e) => {
-                    self.release();
-                    return Err(std::io::Error::other(e));
+                Some(Err(StreamError::Closed)) => Ok(None),
+                Some(Err(StreamError::LastOperationFailed(e) | StreamError::Trap(e))) => {
+                    Err(CallError::Host(Error::BodyFailed { plugin, key: path, after: 0, detail: format!("{e:#}") }))
                 }
             }
+        });
+        if !matches!(chunk, Ok(Some(_))) {
+            self.release();
         }
-        let n = self.pending.len().min(buf.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        bytes::Buf::advance(&mut self.pending, n);
-        Ok(n)
+        chunk
+    }
+}
+
+impl Read for FileReader {
+    /// Fills `buf` whole unless the file ends: readers such as rustic_core's chunker shrink
+    /// their buffer to a short read's length, so short reads would cost dearly.
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            if self.pending.is_empty() {
+                match self.next_chunk() {
+                    Ok(Some(bytes)) => self.pending = bytes,
+                    Ok(None) => break,
+                    Err(e) => return Err(std::io::Error::other(e)),
+                }
+                continue;
+            }
+            let n = self.pending.len().min(buf.len() - filled);
+            buf[filled..filled + n].copy_from_slice(&self.pending[..n]);
+            bytes::Buf::advance(&mut self.pending, n);
+            filled += n;
+        }
+        Ok(filled)
     }
 }
 

@@ -36,7 +36,7 @@ pub trait Exporter: Sized + 'static {
 
     /// Write a file from `body`, which yields exactly `size` bytes. It must appear whole or
     /// not at all (write aside, then rename), replacing an existing file. Splice the body
-    /// ([`Body::write_to_file`]) so the bytes never pass through your memory.
+    /// ([`Body::copy_to_file`]) so the bytes never pass through your memory.
     fn store_file(&self, path: &str, body: Body<'_>, size: u64) -> Result<()>;
 
     /// Create a symbolic link at `path` pointing to `target`, replacing an existing one.

@@ -67,11 +67,19 @@ impl<'a> Body<'a> {
     /// Write the rest of the body into `file` from its start, then sync it: the fast path
     /// for storing into a file. Returns the bytes written.
     pub fn write_to_file(&mut self, file: &Descriptor) -> Result<u64> {
+        let written = self.copy_to_file(file)?;
+        file.sync().map_err(|e| Error::other(format!("syncing the file: {e:?}")))?;
+        Ok(written)
+    }
+
+    /// [`Body::write_to_file`] without the sync, for files whose durability is not the
+    /// point (restored files: restic does not sync them either, and thousands of syncs cost
+    /// more than the copies). Returns the bytes written.
+    pub fn copy_to_file(&mut self, file: &Descriptor) -> Result<u64> {
         let sink =
             file.write_via_stream(0).map_err(|e| Error::other(format!("opening the file for writing: {e:?}")))?;
         let written = self.splice_into(&sink)?;
         drop(sink);
-        file.sync().map_err(|e| Error::other(format!("syncing the file: {e:?}")))?;
         Ok(written)
     }
 }

@@ -65,7 +65,8 @@ pub struct Cli {
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 4 invalid input \
-(bad key, plugin or setting), 5 already exists, 6 permission denied.";
+(bad key, plugin or setting), 5 already exists, 6 permission denied (or a wrong password), 7 a backup \
+saved without some files (they are listed).";
 
 #[derive(Debug, Subcommand)]
 enum Command {

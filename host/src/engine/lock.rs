@@ -10,14 +10,13 @@ use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use aes256ctr_poly1305aes::Aes256CtrPoly1305Aes;
-use aes256ctr_poly1305aes::aead::{Aead, AeadInPlace, Nonce};
 use rustic_core::jiff::Timestamp;
 use rustic_core::repofile::MasterKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::TargetBackend;
+use super::crypto::{decrypt, encrypt, key_bytes};
 use crate::error::{Error, ErrorClass, Result};
 use crate::target::{Body, PutOptions};
 
@@ -89,7 +88,7 @@ impl LockInfo {
 }
 
 /// The name of the user running this process (from the password database, else `$USER`).
-fn user_name() -> String {
+pub(crate) fn user_name() -> String {
     // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied out
     // at once, and nothing else in Warden calls getpwuid.
     unsafe {
@@ -108,32 +107,6 @@ fn process_alive(pid: i64) -> bool {
         && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
-fn cipher(key: &MasterKey) -> Aes256CtrPoly1305Aes {
-    let mut bytes = [0u8; 64];
-    bytes[..32].copy_from_slice(&key.encrypt);
-    bytes[32..48].copy_from_slice(&key.mac.k);
-    bytes[48..].copy_from_slice(&key.mac.r);
-    Aes256CtrPoly1305Aes::new(&bytes.into())
-}
-
-fn encrypt(key: &MasterKey, plain: &[u8]) -> Vec<u8> {
-    let mut nonce = Nonce::<Aes256CtrPoly1305Aes>::default();
-    rand::fill(nonce.as_mut_slice());
-    let mut out = Vec::with_capacity(plain.len() + 32);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(plain);
-    let tag = cipher(key).encrypt_in_place_detached(&nonce, &[], &mut out[16..]).expect("encryption of a small buffer");
-    out.extend_from_slice(&tag);
-    out
-}
-
-fn decrypt(key: &MasterKey, data: &[u8]) -> Option<Vec<u8>> {
-    if data.len() < 32 {
-        return None;
-    }
-    cipher(key).decrypt(Nonce::<Aes256CtrPoly1305Aes>::from_slice(&data[..16]), &data[16..]).ok()
-}
-
 /// Every lock in the repository, with its id; unreadable lock files are skipped.
 pub fn list(backend: &TargetBackend, key: &MasterKey) -> Result<Vec<(String, LockInfo)>> {
     let prefix = format!("{}locks/", backend.prefix());
@@ -145,7 +118,9 @@ pub fn list(backend: &TargetBackend, key: &MasterKey) -> Result<Vec<(String, Loc
             Err(e) if e.class() == ErrorClass::NotFound => continue, // removed meanwhile
             Err(e) => return Err(e),
         };
-        let Some(info) = decrypt(key, &bytes).and_then(|plain| serde_json::from_slice::<LockInfo>(&plain).ok()) else {
+        let Some(info) =
+            decrypt(&key_bytes(key), &bytes).and_then(|plain| serde_json::from_slice::<LockInfo>(&plain).ok())
+        else {
             tracing::warn!("lock file `{}` cannot be read; ignoring it", object.key);
             continue;
         };
@@ -241,7 +216,7 @@ fn check_conflicts(
 
 fn write(backend: &TargetBackend, key: &MasterKey, exclusive: bool) -> Result<String> {
     let plain = serde_json::to_vec(&LockInfo::ours(exclusive)).expect("a lock serializes");
-    let data = encrypt(key, &plain);
+    let data = encrypt(&key_bytes(key), &plain);
     let id = hex::encode(Sha256::digest(&data));
     let lock_key = format!("{}locks/{id}", backend.prefix());
     backend.block_on(backend.target().put(&lock_key, Body::Bytes(data.into()), PutOptions::default()))?;
@@ -270,18 +245,6 @@ pub fn unlock(backend: &TargetBackend, key: &MasterKey, all: bool) -> Result<usi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn locks_round_trip_through_restics_encryption() {
-        let key = MasterKey::new();
-        let plain = br#"{"time":"2026-01-01T00:00:00Z","exclusive":true}"#;
-        let sealed = encrypt(&key, plain);
-        assert_eq!(decrypt(&key, &sealed).as_deref(), Some(&plain[..]));
-        let mut damaged = sealed.clone();
-        damaged[20] ^= 1;
-        assert_eq!(decrypt(&key, &damaged), None);
-        assert_eq!(decrypt(&MasterKey::new(), &sealed), None);
-    }
 
     #[test]
     fn old_locks_and_dead_processes_are_stale() {

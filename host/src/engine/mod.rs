@@ -7,6 +7,7 @@
 //! workers (`spawn_blocking`, or a thread of its own).
 
 pub mod backend;
+mod crypto;
 pub mod lock;
 mod restore;
 mod source;
@@ -59,6 +60,41 @@ impl Repo {
         lock::list(&self.backend, &self.inner.key())
     }
 
+    /// Replace the key rustic_core made (scrypt N = 2^17: 128 MiB and ~0.3 s on every open)
+    /// with one at restic's cost (N = 2^15) for the same master key and password.
+    fn rekey_at_restics_cost(&self, password: &str) -> Result<()> {
+        use rustic_core::{FileType, ReadBackend, WriteBackend};
+        let mut salt = vec![0u8; 64];
+        rand::fill(salt.as_mut_slice());
+        let derived = crypto::derive(password, &salt, crypto::RESTIC_LOG_N);
+        let master = serde_json::to_vec(&self.inner.key()).expect("a master key serializes");
+        let file = rustic_core::repofile::KeyFile {
+            hostname: Some(gethostname::gethostname().to_string_lossy().into_owned()),
+            username: Some(lock::user_name()),
+            created: Some(rustic_core::jiff::Zoned::now()),
+            kdf: "scrypt".into(),
+            n: 1 << crypto::RESTIC_LOG_N,
+            r: 8,
+            p: 1,
+            data: crypto::encrypt(&derived, &master),
+            salt,
+        };
+        let json = serde_json::to_vec(&file).expect("a key file serializes");
+        let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&json))
+            .parse::<rustic_core::Id>()
+            .expect("a SHA-256 is an id");
+        let fail = |e| engine_error(self.name(), "init", e);
+        self.backend.write_bytes(FileType::Key, &id, false, json.into()).map_err(fail)?;
+        if let Some(old) = self.inner.key_id() {
+            // Keep the old key if the new one cannot be listed: never leave no key.
+            let listed = self.backend.list(FileType::Key).map_err(fail)?;
+            if listed.contains(&id) {
+                self.backend.remove(FileType::Key, old, false).map_err(fail)?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn into_inner(self) -> OpenRepository {
         self.inner
     }
@@ -97,7 +133,9 @@ pub fn init(backend: &TargetBackend, password: &str, options: &EngineOptions) ->
     let inner = repo
         .init(&credentials, &KeyOptions::default(), &ConfigOptions::default())
         .map_err(|e| engine_error(&name, "init", e))?;
-    Ok(Repo { inner, backend: backend.clone() })
+    let repo = Repo { inner, backend: backend.clone() };
+    repo.rekey_at_restics_cost(password)?;
+    Ok(repo)
 }
 
 /// Open an existing repository with `password`.

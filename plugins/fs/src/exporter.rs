@@ -51,7 +51,7 @@ impl Exporter for FsDestination {
             .root
             .open_at(PathFlags::empty(), &temp, OpenFlags::CREATE | OpenFlags::EXCLUSIVE, DescriptorFlags::WRITE)
             .map_err(|e| fs_error("store file", path, e))
-            .and_then(|file| body.write_to_file(&file).map_err(|e| e.context(format!("store file `{path}`"))));
+            .and_then(|file| body.copy_to_file(&file).map_err(|e| e.context(format!("store file `{path}`"))));
         let outcome = match written {
             Ok(n) if n != size => Err(Error::invalid_input(format!(
                 "store file `{path}`: the body yielded {n} bytes, {size} were announced"
