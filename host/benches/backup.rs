@@ -71,6 +71,8 @@ fn change_one_percent(root: &Path, total: u64, round: u64) {
 }
 
 /// Run a command to completion: its wall time and peak RSS (KiB); panics on failure.
+// The child is reaped by wait4 (for its rusage), not by Child::wait.
+#[allow(clippy::zombie_processes)]
 fn run(mut cmd: Command) -> (Duration, u64) {
     let start = Instant::now();
     let child = cmd.stdout(std::process::Stdio::null()).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -195,7 +197,8 @@ fn main() {
     }
 
     println!("{:<28} {:>10} {:>10} {:>8} {:>12} {:>12}", "", "restic", "warden", "ratio", "restic RSS", "warden RSS");
-    let rows: [(&str, fn(&Samples) -> &Vec<(Duration, u64)>); 3] =
+    type Pick = fn(&Samples) -> &Vec<(Duration, u64)>;
+    let rows: [(&str, Pick); 3] =
         [("backup (first)", |s| &s.first), ("backup (1% changed)", |s| &s.second), ("restore", |s| &s.restore)];
     for (label, pick) in rows {
         let (rt, rr) = median(pick(&results[0].1));
