@@ -66,3 +66,60 @@ impl Progress {
 pub fn bytes(n: u64) -> String {
     indicatif::HumanBytes(n).to_string()
 }
+
+/// rustic_core's progress reports as bars on stderr (when it is a terminal): bytes with rate
+/// and ETA when the total is known, counters, spinners.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineBars;
+
+impl EngineBars {
+    /// Bars when stderr is a terminal and output is for people, else nothing.
+    pub fn for_terminal(json: bool) -> Option<Arc<dyn rustic_core::ProgressBars>> {
+        (!json && std::io::stderr().is_terminal()).then(|| Arc::new(EngineBars) as Arc<dyn rustic_core::ProgressBars>)
+    }
+}
+
+impl rustic_core::ProgressBars for EngineBars {
+    fn progress(&self, kind: rustic_core::ProgressType, prefix: &str) -> rustic_core::Progress {
+        let template = match kind {
+            rustic_core::ProgressType::Bytes => {
+                "{prefix:<16} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}"
+            }
+            rustic_core::ProgressType::Counter => "{prefix:<16} {bar:30} {pos}/{len}",
+            rustic_core::ProgressType::Spinner => "{prefix:<16} {spinner} {elapsed}",
+        };
+        let bar = ProgressBar::new(0)
+            .with_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()))
+            .with_prefix(prefix.trim_end_matches("...").to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        rustic_core::Progress::new(EngineBar { bar })
+    }
+}
+
+#[derive(Debug)]
+struct EngineBar {
+    bar: ProgressBar,
+}
+
+impl rustic_core::RusticProgress for EngineBar {
+    fn is_hidden(&self) -> bool {
+        false
+    }
+
+    fn set_length(&self, len: u64) {
+        self.bar.set_length(len);
+    }
+
+    fn set_title(&self, title: &str) {
+        self.bar.set_prefix(title.trim_end_matches("...").to_string());
+    }
+
+    fn inc(&self, inc: u64) {
+        self.bar.inc(inc);
+    }
+
+    fn finish(&self) {
+        // The command prints its own summary.
+        self.bar.finish_and_clear();
+    }
+}

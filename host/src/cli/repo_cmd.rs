@@ -312,7 +312,10 @@ fn backend(env: &Env, args: &RepoArgs, create: bool) -> anyhow::Result<TargetBac
 }
 
 fn engine_options(env: &Env) -> EngineOptions {
-    EngineOptions { cache_dir: env.cache_dir.as_ref().map(|d| d.join("repositories")) }
+    EngineOptions {
+        cache_dir: env.cache_dir.as_ref().map(|d| d.join("repositories")),
+        progress: output::EngineBars::for_terminal(env.json),
+    }
 }
 
 /// The repository password: --password-file, WARDEN_PASSWORD, or a prompt (twice for a new

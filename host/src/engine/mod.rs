@@ -32,6 +32,7 @@ pub type OpenRepository = Repository<OpenStatus>;
 pub struct Repo {
     inner: OpenRepository,
     backend: TargetBackend,
+    progress: Option<std::sync::Arc<dyn rustic_core::ProgressBars>>,
 }
 
 impl Repo {
@@ -95,16 +96,27 @@ impl Repo {
         Ok(())
     }
 
+    /// A progress report of `kind` (hidden when no bars were asked for).
+    pub(crate) fn progress(&self, kind: rustic_core::ProgressType, what: &str) -> rustic_core::Progress {
+        match &self.progress {
+            Some(bars) => bars.progress(kind, what),
+            None => rustic_core::Progress::hidden(),
+        }
+    }
+
     pub(crate) fn into_inner(self) -> OpenRepository {
         self.inner
     }
 }
 
-/// Where the engine keeps its cache of snapshot and index files (they are encrypted).
+/// How the engine runs.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
-    /// The cache directory; `None` disables the cache.
+    /// Where the engine caches snapshot and index files (they stay encrypted); `None`
+    /// disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// Where progress goes (bars on a terminal); `None` for none.
+    pub progress: Option<std::sync::Arc<dyn rustic_core::ProgressBars>>,
 }
 
 fn repository(backend: &TargetBackend, options: &EngineOptions) -> Result<Repository<()>> {
@@ -114,7 +126,21 @@ fn repository(backend: &TargetBackend, options: &EngineOptions) -> Result<Reposi
         None => opts.no_cache = true,
     }
     let backends = RepositoryBackends::new(backend::as_rustic(backend.clone()), None);
-    Repository::new(&opts, &backends).map_err(|e| engine_error(&backend.location_name(), "open", e))
+    let opened = match &options.progress {
+        Some(bars) => Repository::new_with_progress(&opts, &backends, SharedBars(bars.clone())),
+        None => Repository::new(&opts, &backends),
+    };
+    opened.map_err(|e| engine_error(&backend.location_name(), "open", e))
+}
+
+/// A shared `ProgressBars` as the owned one rustic_core takes.
+#[derive(Debug)]
+struct SharedBars(std::sync::Arc<dyn rustic_core::ProgressBars>);
+
+impl rustic_core::ProgressBars for SharedBars {
+    fn progress(&self, kind: rustic_core::ProgressType, prefix: &str) -> rustic_core::Progress {
+        self.0.progress(kind, prefix)
+    }
 }
 
 /// Create a new repository protected by `password`.
@@ -133,7 +159,7 @@ pub fn init(backend: &TargetBackend, password: &str, options: &EngineOptions) ->
     let inner = repo
         .init(&credentials, &KeyOptions::default(), &ConfigOptions::default())
         .map_err(|e| engine_error(&name, "init", e))?;
-    let repo = Repo { inner, backend: backend.clone() };
+    let repo = Repo { inner, backend: backend.clone(), progress: options.progress.clone() };
     repo.rekey_at_restics_cost(password)?;
     Ok(repo)
 }
@@ -151,7 +177,7 @@ pub fn open(backend: &TargetBackend, password: &str, options: &EngineOptions) ->
         });
     }
     let inner = repo.open(&Credentials::password(password)).map_err(|e| engine_error(&name, "open", e))?;
-    Ok(Repo { inner, backend: backend.clone() })
+    Ok(Repo { inner, backend: backend.clone(), progress: options.progress.clone() })
 }
 
 /// Every snapshot, oldest first.

@@ -48,6 +48,7 @@ pub struct RestoreReport {
 pub fn restore(repo: Repo, snap_path: &str, exporter: &Exporter, runtime: &Handle) -> Result<RestoreReport> {
     let name = repo.name().to_string();
     let _lock = repo.lock(false)?;
+    let progress = repo.progress(rustic_core::ProgressType::Bytes, "restoring");
     let repo = Arc::new(repo.into_inner().to_indexed().map_err(|e| engine_error(&name, "restore", e))?);
     let node = repo.node_from_snapshot_path(snap_path, |_| true).map_err(|e| engine_error(&name, "restore", e))?;
     let mut report = RestoreReport::default();
@@ -61,6 +62,15 @@ pub fn restore(repo: Repo, snap_path: &str, exporter: &Exporter, runtime: &Handl
     };
     if node.is_dir() {
         directories.push((String::new(), metadata(&node)));
+        if !progress.is_hidden() {
+            // A first walk for the total (trees are in memory by now: cheap next to the data).
+            let listed = repo.ls(&node, &LsOptions::default()).map_err(|e| engine_error(&name, "restore", e))?;
+            progress.set_length(
+                listed.filter_map(|e| e.ok()).map(|(_, n)| if n.is_file() { n.meta.size } else { 0 }).sum(),
+            );
+        }
+    } else {
+        progress.set_length(node.meta.size);
     }
     for entry in entries {
         let (path, node) = entry.map_err(|e| engine_error(&name, "restore", e))?;
@@ -80,7 +90,7 @@ pub fn restore(repo: Repo, snap_path: &str, exporter: &Exporter, runtime: &Handl
                 if in_flight.len() >= PARALLEL_FILES
                     && let Some((p, size, task)) = in_flight.pop_front()
                 {
-                    settle(runtime, &mut report, p, size, task);
+                    settle(runtime, &mut report, p, size, task, &progress);
                 }
                 let size = node.meta.size;
                 let body = match content(&repo, &node) {
@@ -112,8 +122,9 @@ pub fn restore(repo: Repo, snap_path: &str, exporter: &Exporter, runtime: &Handl
         }
     }
     while let Some((p, size, task)) = in_flight.pop_front() {
-        settle(runtime, &mut report, p, size, task);
+        settle(runtime, &mut report, p, size, task, &progress);
     }
+    progress.finish();
     // Directory times last, innermost first: writing into a directory changes its mtime.
     for (relative, meta) in directories.into_iter().rev() {
         if let Err(e) = runtime.block_on(exporter.set_metadata(&relative, meta)) {
@@ -124,11 +135,19 @@ pub fn restore(repo: Repo, snap_path: &str, exporter: &Exporter, runtime: &Handl
     Ok(report)
 }
 
-fn settle(runtime: &Handle, report: &mut RestoreReport, path: PathBuf, size: u64, task: JoinHandle<Result<()>>) {
+fn settle(
+    runtime: &Handle,
+    report: &mut RestoreReport,
+    path: PathBuf,
+    size: u64,
+    task: JoinHandle<Result<()>>,
+    progress: &rustic_core::Progress,
+) {
     match runtime.block_on(task) {
         Ok(Ok(())) => {
             report.files += 1;
             report.bytes += size;
+            progress.inc(size);
         }
         Ok(Err(e)) => report.failures.push((path, e.to_string())),
         Err(e) => report.failures.push((path, format!("the restore task failed: {e}"))),

@@ -107,8 +107,29 @@ impl ReadSource for PluginSource {
     type Open = FileOpener;
     type Iter = ScanIter;
 
+    /// The bytes to read, for the progress bar's total and ETA: a second walk over each
+    /// source (rustic_core asks only when a bar is shown, and runs it beside the backup).
     fn size(&self) -> RusticResult<Option<u64>> {
-        Ok(None)
+        let mut total = 0u64;
+        for (_, importer) in &self.sources {
+            let Ok(mut cursor) = importer.scan() else { return Ok(None) };
+            loop {
+                match cursor.next_batch() {
+                    Ok(items) if items.is_empty() => break,
+                    Ok(items) => {
+                        total += items
+                            .iter()
+                            .map(|i| match i {
+                                ScanItem::Entry(e) if e.kind == EntryKind::File => e.size,
+                                _ => 0,
+                            })
+                            .sum::<u64>();
+                    }
+                    Err(_) => return Ok(None),
+                }
+            }
+        }
+        Ok(Some(total))
     }
 
     fn entries(&self) -> ScanIter {
