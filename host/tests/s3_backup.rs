@@ -1,0 +1,113 @@
+//! Backups on the s3 plugin: a repository under a prefix of an S3 bucket (s3s-fs on
+//! 127.0.0.1, every signature checked), and restic reading it through its own S3 client, and
+//! the other way round.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use predicates::prelude::*;
+use support::s3_server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+use support::{World, pattern};
+
+const PASSWORD: &str = "s3 repository password";
+
+fn tree(root: &Path) {
+    std::fs::create_dir_all(root.join("docs")).unwrap();
+    std::fs::write(root.join("big.bin"), pattern(12 << 20, 5)).unwrap();
+    for i in 0..40u64 {
+        std::fs::write(root.join(format!("docs/{i}.txt")), pattern(100 + i as usize * 977, i)).unwrap();
+    }
+}
+
+fn same_files(a: &Path, b: &Path) {
+    let files = support::files_below(a);
+    assert_eq!(files, support::files_below(b));
+    for rel in files {
+        if a.join(&rel).is_file() {
+            assert_eq!(std::fs::read(a.join(&rel)).unwrap(), std::fs::read(b.join(&rel)).unwrap(), "{}", rel.display());
+        }
+    }
+}
+
+fn restic(server: &S3Server, prefix: &str) -> Command {
+    let mut cmd = Command::new("restic");
+    cmd.env("RESTIC_PASSWORD", PASSWORD)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env_remove("RESTIC_REPOSITORY")
+        .args(["--no-cache", "-r"])
+        .arg(format!("s3:{}/{BUCKET}/{prefix}", server.endpoint()));
+    cmd
+}
+
+fn ok(mut cmd: Command) -> String {
+    let out = cmd.output().expect("restic is installed (scripts/test.sh installs it)");
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_repository_on_s3_round_trips_and_restic_reads_it_both_ways() {
+    let server = S3Server::start();
+    let w = World::new();
+    w.warden()
+        .env("T_AK", ACCESS_KEY)
+        .env("T_SK", SECRET_KEY)
+        .args(["target", "add", "cloud", "--plugin", "s3", "--set"])
+        .arg(format!("endpoint={}", server.endpoint()))
+        .arg("--set")
+        .arg(format!("bucket={BUCKET}"))
+        .args(["--set", "prefix=backups/", "--set", "safe_keys=true"])
+        .args(["--secret-env", "access_key_id=T_AK", "--secret-env", "secret_access_key=T_SK"])
+        .assert()
+        .success();
+    let source = w.path("source");
+    tree(&source);
+    let warden = |repo: &str| {
+        let mut cmd = w.warden();
+        cmd.env("WARDEN_PASSWORD", PASSWORD).args(["--repo", repo]);
+        cmd
+    };
+
+    // Warden's repository under `backups/warden/` of the bucket.
+    warden("cloud:warden").arg("init").assert().success();
+    warden("cloud:warden").arg("backup").arg(&source).assert().success();
+    assert!(server.bucket_dir().join("backups/warden/config").is_file(), "the repository is under the prefix");
+    let dest: PathBuf = w.path("restored");
+    warden("cloud:warden").arg("restore").arg("latest").arg(&dest).assert().success();
+    same_files(&source, &dest.join(source.strip_prefix("/").unwrap()));
+    warden("cloud:warden").args(["check", "--read-data"]).assert().success();
+
+    // restic reads it with its own S3 client.
+    let listed = ok({
+        let mut c = restic(&server, "backups/warden");
+        c.arg("snapshots");
+        c
+    });
+    assert!(listed.contains("1 snapshots"), "{listed}");
+    let by_restic = w.path("by-restic");
+    ok({
+        let mut c = restic(&server, "backups/warden");
+        c.args(["restore", "latest", "--target"]).arg(&by_restic);
+        c
+    });
+    same_files(&source, &by_restic.join(source.strip_prefix("/").unwrap()));
+
+    // And Warden reads a repository restic made on S3.
+    ok({
+        let mut c = restic(&server, "backups/restic");
+        c.arg("init");
+        c
+    });
+    ok({
+        let mut c = restic(&server, "backups/restic");
+        c.arg("backup").arg(&source);
+        c
+    });
+    warden("cloud:restic").arg("snapshots").assert().success().stdout(predicate::str::contains("1 snapshots"));
+    let by_warden = w.path("by-warden");
+    warden("cloud:restic").arg("restore").arg("latest").arg(&by_warden).assert().success();
+    same_files(&source, &by_warden.join(source.strip_prefix("/").unwrap()));
+}
