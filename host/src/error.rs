@@ -278,6 +278,17 @@ pub enum Error {
         known: String,
     },
 
+    /// No plugin serves the scheme of a location URL.
+    #[error(
+        "no plugin serves `{scheme}://` locations (known: {known}); install one whose manifest lists it under `protocols`, or use a configured target"
+    )]
+    UnknownProtocol {
+        /// The scheme asked for.
+        scheme: String,
+        /// The schemes plugins serve.
+        known: String,
+    },
+
     /// A plugin of this name is already installed or built in.
     #[error("a plugin named `{name}` already exists; {hint}")]
     PluginExists {
@@ -351,7 +362,9 @@ impl Error {
             Error::ShortBody { .. } => ErrorClass::Corrupt,
             Error::BodyFailed { .. } => ErrorClass::Unavailable,
             Error::Contract { .. } => ErrorClass::Other,
-            Error::UnknownTarget { .. } | Error::UnknownPlugin { .. } => ErrorClass::NotFound,
+            Error::UnknownTarget { .. } | Error::UnknownPlugin { .. } | Error::UnknownProtocol { .. } => {
+                ErrorClass::NotFound
+            }
             Error::TargetExists { .. } | Error::PluginExists { .. } => ErrorClass::AlreadyExists,
             Error::InvalidKey { .. }
             | Error::NotAComponent { .. }

@@ -111,3 +111,52 @@ fn a_repository_on_s3_round_trips_and_restic_reads_it_both_ways() {
     warden("cloud:restic").arg("restore").arg("latest").arg(&by_warden).assert().success();
     same_files(&source, &by_warden.join(source.strip_prefix("/").unwrap()));
 }
+
+#[test]
+fn a_repository_named_by_url_finds_its_plugin_and_takes_secrets_only_from_the_environment() {
+    let server = S3Server::start();
+    let w = World::new();
+    let source = w.path("source");
+    tree(&source);
+    let url = format!("s3://{BUCKET}/by-url?endpoint={}&safe_keys=true", server.endpoint());
+    let warden = |repo: &str| {
+        let mut cmd = w.warden();
+        cmd.env("WARDEN_PASSWORD", PASSWORD)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .args(["--repo", repo]);
+        cmd
+    };
+    warden(&url).arg("init").assert().success().stdout(predicate::str::contains(format!("s3://{BUCKET}/by-url")));
+    warden(&url).arg("backup").arg(&source).assert().success();
+    assert!(server.bucket_dir().join("by-url/config").is_file());
+    warden(&url).arg("snapshots").assert().success().stdout(predicate::str::contains("1 snapshots"));
+    // The secret never travels in the URL, and never shows in the output.
+    let run = warden(&url).arg("snapshots").assert();
+    assert!(!String::from_utf8_lossy(&run.get_output().stdout).contains(SECRET_KEY));
+    warden(&format!("{url}&secret_access_key=leak"))
+        .arg("snapshots")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("is a secret and cannot be given in a URL"));
+    // Without the environment's keys, the plugin's settings say what is missing.
+    w.warden()
+        .env("WARDEN_PASSWORD", PASSWORD)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["--repo", &url, "snapshots"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("access_key_id"));
+    warden("ftp://example.com/x")
+        .arg("snapshots")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no plugin serves `ftp://` locations (known: fs://, s3://)"));
+    // fs:// is the built-in fs plugin on a directory.
+    let dir = w.path("fs-repo");
+    let fs_url = format!("fs://{}", dir.display());
+    warden(&fs_url).arg("init").assert().success();
+    warden(&fs_url).arg("backup").arg(&source).assert().success();
+    assert!(dir.join("config").is_file());
+}

@@ -32,10 +32,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 
-    /// The repository for init, backup, snapshots, ls, restore and check: a target name
-    /// (`NAME`, or `NAME:PREFIX` for one under a key prefix) or a directory (`/srv/backup`,
-    /// `./repo`, `fs:///srv/backup`). Default: `warden/repository` in the user's data
-    /// directory, on the built-in fs plugin.
+    /// The repository for the backup commands: a target name (`NAME`, or `NAME:PREFIX` for
+    /// one under a key prefix), a directory (`/srv/backup`, `./repo`), or a URL whose scheme
+    /// a plugin serves (`fs:///srv/backup`, `s3://BUCKET/PREFIX?endpoint=URL`, secrets from
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY). Default: `warden/repository` in the
+    /// user's data directory, on the built-in fs plugin.
     #[arg(long, short = 'r', global = true, env = "WARDEN_REPO", value_name = "REPO")]
     repo: Option<String>,
 

@@ -259,21 +259,18 @@ pub(crate) fn ensure_password_file(path: &std::path::Path) -> anyhow::Result<Pat
     Ok(path.to_path_buf())
 }
 
-/// Where a repository is: a configured target (with a prefix), or a directory.
+/// Where a repository is: a configured target (with a prefix), a directory, or a URL whose
+/// scheme a plugin serves.
 enum Location {
     Target { name: String, prefix: String },
     Directory(PathBuf),
+    Url(String),
 }
 
 fn location(repo: Option<&str>) -> anyhow::Result<Location> {
     let Some(repo) = repo else { return Ok(Location::Directory(default_repo_dir()?)) };
-    if let Some(path) = repo.strip_prefix("fs://") {
-        return Ok(Location::Directory(PathBuf::from(path)));
-    }
-    if let Some((scheme, _)) = repo.split_once("://") {
-        anyhow::bail!(
-            "--repo {repo}: locations as `{scheme}://` URLs are not supported yet; add a target (`warden target add NAME --plugin ...`) and pass --repo NAME"
-        );
+    if warden::plugin::location::is_url(repo) {
+        return Ok(Location::Url(repo.to_string()));
     }
     if repo.contains('/') || repo.starts_with('.') || repo.starts_with('~') {
         return Ok(Location::Directory(PathBuf::from(repo)));
@@ -288,6 +285,21 @@ fn backend(env: &Env, args: &RepoArgs, create: bool) -> anyhow::Result<TargetBac
     match location(args.repo.as_deref())? {
         Location::Target { name, prefix } => {
             Ok(TargetBackend::new(super::target_cmd::open(env, &name)?, &prefix, runtime))
+        }
+        Location::Url(url) => {
+            let catalog = Catalog::load(&env.config_dir)?;
+            let found = warden::plugin::location::resolve(&catalog, &env.runtime, &url, |v| std::env::var(v).ok())?;
+            // Read-write directories it names are made by `init`, as `target add` makes them.
+            for request in &found.plugin.manifest().capabilities.directories {
+                if let Some(dir) = found.settings.get(&request.config)
+                    && create
+                    && request.access == warden::plugin::Access::ReadWrite
+                {
+                    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+                }
+            }
+            let target = Target::open(&env.runtime, found.plugin, &found.display, &found.settings)?;
+            Ok(TargetBackend::new(target, "", runtime))
         }
         Location::Directory(dir) => {
             let dir = std::path::absolute(&dir).with_context(|| format!("resolving {}", dir.display()))?;

@@ -115,6 +115,10 @@ pub struct ConfigKey {
     /// The value's type (default: text).
     #[serde(default, rename = "type")]
     pub value_type: ValueType,
+    /// An environment variable the value is read from when a location is written as a URL
+    /// and the URL does not set it (secrets come only from here, never from a URL).
+    #[serde(default)]
+    pub env: Option<String>,
 }
 
 /// How much of a directory a plugin asks for.
@@ -217,6 +221,26 @@ pub struct Manifest {
     /// that keeps state in its own memory. Default: the host's limit.
     #[serde(default)]
     pub instances: Option<u32>,
+    /// How a location URL (`scheme://host/path?key=value`) maps onto settings.
+    #[serde(default)]
+    pub location: LocationMap,
+}
+
+/// Which settings the parts of a location URL fill; the query's `key=value` pairs are settings
+/// too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationMap {
+    /// The setting the URL's host fills (`s3://BUCKET/...`).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The setting the URL's path fills as an absolute filesystem path (`fs:///srv/backup`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The setting the URL's path fills as a key prefix: no leading `/`, a trailing one
+    /// (`s3://bucket/laptop` gives `laptop/`).
+    #[serde(default)]
+    pub prefix: Option<String>,
 }
 
 impl Manifest {
@@ -247,6 +271,17 @@ impl Manifest {
         for (key, spec) in &self.config {
             if let Some(default) = &spec.default {
                 spec.value_type.check(default).map_err(|why| format!("the default of `{key}`: {why}"))?;
+            }
+        }
+        for key in [&self.location.host, &self.location.path, &self.location.prefix].into_iter().flatten() {
+            match self.config.get(key) {
+                None => {
+                    return Err(format!("[location] names config key `{key}`, which is not declared under [config]"));
+                }
+                Some(spec) if spec.secret => {
+                    return Err(format!("[location] names the secret `{key}`; secrets never come from a URL"));
+                }
+                Some(_) => {}
             }
         }
         for dir in &self.capabilities.directories {
@@ -373,6 +408,17 @@ access = "read-write"
         let unknown_field = format!("{FS}\nsurprise = true\n");
         assert!(Manifest::parse(unknown_field.as_bytes()).is_err());
         assert!(Manifest::parse(&vec![b'#'; 70_000]).unwrap_err().contains("more than"));
+    }
+
+    #[test]
+    fn a_location_map_names_declared_settings_that_are_not_secret() {
+        let base =
+            "name = \"t\"\nversion = \"1\"\nkinds = [\"target\"]\n[config.bucket]\n[config.key]\nsecret = true\n";
+        assert!(Manifest::parse(format!("{base}[location]\nhost = \"bucket\"\n").as_bytes()).is_ok());
+        let undeclared = Manifest::parse(format!("{base}[location]\nhost = \"nope\"\n").as_bytes()).unwrap_err();
+        assert!(undeclared.contains("not declared"), "{undeclared}");
+        let secret = Manifest::parse(format!("{base}[location]\npath = \"key\"\n").as_bytes()).unwrap_err();
+        assert!(secret.contains("secrets never come from a URL"), "{secret}");
     }
 
     #[test]

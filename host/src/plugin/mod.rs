@@ -4,6 +4,7 @@
 pub mod builtin;
 mod inspect;
 mod load;
+pub mod location;
 mod manifest;
 mod pack;
 mod registry;
@@ -11,8 +12,8 @@ mod registry;
 pub use inspect::{Inspection, inspect};
 pub use load::{MAX_COMPONENT_BYTES, Plugin, PluginSource, RawSections, read_sections};
 pub use manifest::{
-    API_VERSION_SECTION, Access, Capabilities, ConfigKey, DirectoryRequest, HttpRequest, Kind, MANIFEST_SECTION,
-    Manifest, SigningRequest, SigningScheme, ValueType,
+    API_VERSION_SECTION, Access, Capabilities, ConfigKey, DirectoryRequest, HttpRequest, Kind, LocationMap,
+    MANIFEST_SECTION, Manifest, SigningRequest, SigningScheme, ValueType,
 };
 pub use pack::pack;
 pub use registry::{Catalog, InstalledPlugin};
