@@ -27,6 +27,7 @@ pub mod plugin;
 mod pool;
 pub mod runtime;
 pub mod secrets;
+pub mod store;
 pub mod target;
 
 pub use error::{Error, ErrorClass, Result};

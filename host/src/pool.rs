@@ -89,6 +89,7 @@ impl Drop for Lease {
 /// The bindings of an instance, by the kind it serves.
 pub(crate) enum Bindings {
     Target(v0_1::TargetPlugin),
+    Store(v0_1::store::StorePlugin),
     Importer(v0_1::importer::ImporterPlugin),
     Exporter(v0_1::exporter::ExporterPlugin),
 }
@@ -108,6 +109,13 @@ impl Bindings {
     pub(crate) fn target(&self) -> &v0_1::exports::warden::plugin::target::Guest {
         match self {
             Bindings::Target(b) => b.warden_plugin_target(),
+            _ => unreachable!("{WRONG_KIND}"),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &v0_1::store::exports::warden::plugin::store::Guest {
+        match self {
+            Bindings::Store(b) => b.warden_plugin_store(),
             _ => unreachable!("{WRONG_KIND}"),
         }
     }
@@ -343,6 +351,11 @@ impl Pool {
                 let b = self.plugin.target_pre()?.instantiate_async(&mut store).await.map_err(|e| trap(e, &store))?;
                 let opened = b.warden_plugin_target().session().call_open(&mut store, &config).await;
                 Ok::<_, Error>((Bindings::Target(b), opened))
+            }),
+            Kind::Store => handle.block_on(async {
+                let b = self.plugin.store_pre()?.instantiate_async(&mut store).await.map_err(|e| trap(e, &store))?;
+                let opened = b.warden_plugin_store().repository().call_open(&mut store, &config).await;
+                Ok((Bindings::Store(b), opened))
             }),
             Kind::Importer => handle.block_on(async {
                 let b = self.plugin.importer_pre()?.instantiate_async(&mut store).await.map_err(|e| trap(e, &store))?;

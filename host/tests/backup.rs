@@ -307,7 +307,7 @@ fn dir_size(dir: &Path) -> u64 {
 #[test]
 fn locks_are_restics_own_and_exclude_each_other() {
     use std::collections::BTreeMap;
-    use warden::engine::{self, EngineOptions, TargetBackend};
+    use warden::engine::{self, EngineOptions, RepoFiles, TargetBackend};
     use warden::plugin::Catalog;
     use warden::runtime::Runtime;
     use warden::target::Target;
@@ -323,8 +323,8 @@ fn locks_are_restics_own_and_exclude_each_other() {
     let plugin = Catalog::builtin_only().resolve(&runtime, "fs").unwrap();
     let settings = BTreeMap::from([("path".to_string(), repo.display().to_string())]);
     let target = Target::open(&runtime, plugin, "repo", &settings).unwrap();
-    let backend = TargetBackend::new(target, "", rt.handle().clone());
-    let opened = engine::open(&backend, PASSWORD, &EngineOptions::default()).unwrap();
+    let files: std::sync::Arc<dyn RepoFiles> = std::sync::Arc::new(TargetBackend::new(target, "", rt.handle().clone()));
+    let opened = engine::open(&files, PASSWORD, &EngineOptions::default()).unwrap();
 
     // Warden's exclusive lock: restic reads it as its own and refuses to prune under it;
     // Warden's backup refuses too, naming the holder.
@@ -455,4 +455,31 @@ fn a_scan_that_breaks_the_contract_or_crashes_leaves_no_snapshot() {
     assert!(stderr.contains("write attempt succeeded: false"), "{stderr}");
     assert!(!w.path("hostile-source/planted").exists());
     World::repo_cmd(&w, &repo).args(["check", "--read-data"]).assert().success();
+}
+
+#[test]
+fn a_repository_under_a_prefix_of_an_fs_target_goes_through_the_layout_adapter() {
+    let w = World::new();
+    let source = w.path("source");
+    make_tree(&source);
+    let dir = w.add_fs_target("t");
+    // `t` alone is the fs plugin's own store; `t:laptop` the restic layout under a prefix.
+    for repo in ["t", "t:laptop"] {
+        let warden = || {
+            let mut cmd = w.warden();
+            cmd.env("WARDEN_PASSWORD", PASSWORD).args(["--repo", repo]);
+            cmd
+        };
+        warden().arg("init").assert().success();
+        warden().arg("backup").arg(&source).assert().success();
+        let dest = w.path(&format!("restored-{}", repo.replace(':', "-")));
+        warden().arg("restore").arg("latest").arg(&dest).assert().success();
+        assert_eq!(snapshot_of(&restored(&dest, &source)), snapshot_of(&source));
+    }
+    assert!(dir.join("config").is_file() && dir.join("laptop/config").is_file());
+    run_ok({
+        let mut c = restic();
+        c.arg("-r").arg(dir.join("laptop")).args(["check", "--read-data"]);
+        c
+    });
 }

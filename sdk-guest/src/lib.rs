@@ -40,6 +40,7 @@ mod importer;
 pub mod io;
 pub mod keymap;
 pub mod log;
+mod store;
 mod target;
 mod types;
 mod unsupported;
@@ -48,6 +49,7 @@ pub use config::Config;
 pub use exporter::{Exporter, Metadata};
 pub use importer::{Entry, EntryKind, Importer, Scan, ScanItem};
 pub use io::{Body, GetBody, StreamReader, StreamWriter};
+pub use store::{FileInfo, FileKind, Store};
 pub use target::Target;
 pub use types::{ByteRange, Check, Error, Features, Key, ListPage, ObjectMeta, PutOptions, Result};
 /// The WASI 0.2 bindings (files, streams, clocks, random), for what the SDK does not wrap.
@@ -83,42 +85,46 @@ macro_rules! export_target {
     };
 }
 
-/// Export the kinds a plugin implements — any of `target:` ([`Target`]), `importer:`
-/// ([`Importer`]) and `exporter:` ([`Exporter`]) — and embed `warden.toml` (from the crate's
+/// Export the kinds a plugin implements — any of `target:` ([`Target`]), `store:`
+/// ([`Store`]), `importer:` ([`Importer`]) and `exporter:` ([`Exporter`]) — and embed `warden.toml` (from the crate's
 /// directory) and the API version into the component. List the same kinds under `kinds` in
 /// `warden.toml`; the kinds left out answer `unsupported`.
 ///
 /// ```ignore
-/// warden_sdk::export_plugin!(target: MyTarget, importer: MySource, exporter: MyDestination);
+/// warden_sdk::export_plugin!(target: MyTarget, store: MyStore, importer: MySource, exporter: MyDestination);
 /// ```
 #[macro_export]
 macro_rules! export_plugin {
     ($($kind:ident : $ty:ty),+ $(,)?) => {
         $crate::__export_plugin_kinds!(
-            [$crate::__private::Unsupported] [$crate::__private::Unsupported] [$crate::__private::Unsupported]
+            [$crate::__private::Unsupported] [$crate::__private::Unsupported]
+            [$crate::__private::Unsupported] [$crate::__private::Unsupported]
             $($kind : $ty,)+
         );
     };
 }
 
-/// Not part of the API: sorts `export_plugin!`'s arguments into the three kinds.
+/// Not part of the API: sorts `export_plugin!`'s arguments into the four kinds.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_plugin_kinds {
-    ([$t:ty] [$i:ty] [$e:ty] target : $ty:ty, $($rest:tt)*) => {
-        $crate::__export_plugin_kinds!([$ty] [$i] [$e] $($rest)*);
+    ([$t:ty] [$s:ty] [$i:ty] [$e:ty] target : $ty:ty, $($rest:tt)*) => {
+        $crate::__export_plugin_kinds!([$ty] [$s] [$i] [$e] $($rest)*);
     };
-    ([$t:ty] [$i:ty] [$e:ty] importer : $ty:ty, $($rest:tt)*) => {
-        $crate::__export_plugin_kinds!([$t] [$ty] [$e] $($rest)*);
+    ([$t:ty] [$s:ty] [$i:ty] [$e:ty] store : $ty:ty, $($rest:tt)*) => {
+        $crate::__export_plugin_kinds!([$t] [$ty] [$i] [$e] $($rest)*);
     };
-    ([$t:ty] [$i:ty] [$e:ty] exporter : $ty:ty, $($rest:tt)*) => {
-        $crate::__export_plugin_kinds!([$t] [$i] [$ty] $($rest)*);
+    ([$t:ty] [$s:ty] [$i:ty] [$e:ty] importer : $ty:ty, $($rest:tt)*) => {
+        $crate::__export_plugin_kinds!([$t] [$s] [$ty] [$e] $($rest)*);
     };
-    ([$t:ty] [$i:ty] [$e:ty]) => {
+    ([$t:ty] [$s:ty] [$i:ty] [$e:ty] exporter : $ty:ty, $($rest:tt)*) => {
+        $crate::__export_plugin_kinds!([$t] [$s] [$i] [$ty] $($rest)*);
+    };
+    ([$t:ty] [$s:ty] [$i:ty] [$e:ty]) => {
         const _: () = {
             // Readable errors at the user's types if they do not implement their kind.
-            fn assert_kinds<T: $crate::Target, I: $crate::Importer, E: $crate::Exporter>() {}
-            let _ = assert_kinds::<$t, $i, $e>;
+            fn assert_kinds<T: $crate::Target, S: $crate::Store, I: $crate::Importer, E: $crate::Exporter>() {}
+            let _ = assert_kinds::<$t, $s, $i, $e>;
         };
 
         #[used]
@@ -136,6 +142,10 @@ macro_rules! __export_plugin_kinds {
         impl $crate::__private::bindings::exports::warden::plugin::target::Guest for __WardenPlugin {
             type Session = $crate::__private::SessionAdapter<$t>;
             type BodyReader = $crate::__private::ReaderAdapter;
+        }
+
+        impl $crate::__private::bindings::exports::warden::plugin::store::Guest for __WardenPlugin {
+            type Repository = $crate::__private::RepositoryAdapter<$s>;
         }
 
         impl $crate::__private::bindings::exports::warden::plugin::importer::Guest for __WardenPlugin {
@@ -157,6 +167,7 @@ pub mod __private {
     pub use crate::bindings;
     pub use crate::exporter::DestinationAdapter;
     pub use crate::importer::{ScanAdapter, SourceAdapter};
+    pub use crate::store::RepositoryAdapter;
     pub use crate::target::{ReaderAdapter, SessionAdapter};
     pub use crate::unsupported::Unsupported;
     pub use wit_bindgen;

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::exporter::{Exporter, Metadata};
 use crate::importer::{Importer, Scan, ScanItem};
 use crate::io::{Body, GetBody};
+use crate::store::{FileInfo, FileKind, Store};
 use crate::target::Target;
 use crate::types::{ByteRange, Error, Features, Key, ListPage, ObjectMeta, PutOptions, Result};
 
@@ -38,6 +39,30 @@ impl Target for Unsupported {
         refuse()
     }
     fn delete(&self, _key: &Key) -> Result<()> {
+        refuse()
+    }
+}
+
+impl Store for Unsupported {
+    fn open(_config: Config) -> Result<Self> {
+        refuse()
+    }
+    fn location(&self) -> String {
+        String::new()
+    }
+    fn create(&self) -> Result<()> {
+        refuse()
+    }
+    fn list(&self, _kind: FileKind) -> Result<Vec<FileInfo>> {
+        refuse()
+    }
+    fn put(&self, _kind: FileKind, _id: &str, _body: Body<'_>, _size: u64) -> Result<()> {
+        refuse()
+    }
+    fn get(&self, _kind: FileKind, _id: &str, _range: Option<ByteRange>) -> Result<(u64, InputStream)> {
+        refuse()
+    }
+    fn delete(&self, _kind: FileKind, _id: &str) -> Result<()> {
         refuse()
     }
 }

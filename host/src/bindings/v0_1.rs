@@ -8,6 +8,8 @@
 pub const API_VERSION: &str = "0.1.0";
 /// The export a target plugin must provide.
 pub const TARGET_EXPORT: &str = "warden:plugin/target@0.1.0";
+/// The export a store plugin must provide.
+pub const STORE_EXPORT: &str = "warden:plugin/store@0.1.0";
 /// The export an importer plugin must provide.
 pub const IMPORTER_EXPORT: &str = "warden:plugin/importer@0.1.0";
 /// The export an exporter plugin must provide.
@@ -23,6 +25,24 @@ wasmtime::component::bindgen!({
         "wasi:io/error": wasmtime_wasi::p2::bindings::io::error,
     },
 });
+
+/// The store world (types and log shared with the target world's bindings).
+pub mod store {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "warden:plugin/store-plugin",
+        exports: { default: async },
+        with: {
+            "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
+            "wasi:io/streams": wasmtime_wasi::p2::bindings::io::streams,
+            "wasi:io/error": wasmtime_wasi::p2::bindings::io::error,
+            "warden:plugin/types": super::warden::plugin::types,
+            "warden:plugin/log": super::warden::plugin::log,
+        },
+    });
+
+    pub use self::exports::warden::plugin::store::{FileBody, FileInfo, FileKind};
+}
 
 /// The importer world (types and log shared with the target world's bindings).
 pub mod importer {

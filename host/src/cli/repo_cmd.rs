@@ -8,17 +8,20 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
 use warden::engine::{
-    self, BackupOptions, BackupReport, EngineOptions, KeepPolicy, Repo, RestoreReport, TargetBackend,
+    self, BackupOptions, BackupReport, EngineOptions, KeepPolicy, Repo, RepoFiles, RestoreReport, StoreBackend,
+    TargetBackend,
 };
 use warden::exporter::Exporter;
 use warden::importer::Importer;
-use warden::plugin::Catalog;
+use warden::plugin::{Catalog, Kind};
+use warden::store::Store;
 use warden::target::Target;
 
 use super::{Env, output};
@@ -279,12 +282,15 @@ fn location(repo: Option<&str>) -> anyhow::Result<Location> {
     Ok(Location::Target { name: name.to_string(), prefix: prefix.to_string() })
 }
 
-/// The backend of the repository `args` names. `create` makes a missing directory.
-fn backend(env: &Env, args: &RepoArgs, create: bool) -> anyhow::Result<TargetBackend> {
+/// The files of the repository `args` names: through the plugin's own store when it has
+/// one (and no prefix is asked for), else through the restic layout on its target. `create`
+/// makes a missing directory.
+fn backend(env: &Env, args: &RepoArgs, create: bool) -> anyhow::Result<Arc<dyn RepoFiles>> {
     let runtime = tokio::runtime::Handle::current();
-    match location(args.repo.as_deref())? {
+    let (plugin, name, settings, prefix) = match location(args.repo.as_deref())? {
         Location::Target { name, prefix } => {
-            Ok(TargetBackend::new(super::target_cmd::open(env, &name)?, &prefix, runtime))
+            let (plugin, settings) = super::target_cmd::configured(env, &name)?;
+            (plugin, name, settings, prefix)
         }
         Location::Url(url) => {
             let catalog = Catalog::load(&env.config_dir)?;
@@ -298,8 +304,7 @@ fn backend(env: &Env, args: &RepoArgs, create: bool) -> anyhow::Result<TargetBac
                     std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
                 }
             }
-            let target = Target::open(&env.runtime, found.plugin, &found.display, &found.settings)?;
-            Ok(TargetBackend::new(target, "", runtime))
+            (found.plugin, found.display, found.settings, String::new())
         }
         Location::Directory(dir) => {
             let dir = std::path::absolute(&dir).with_context(|| format!("resolving {}", dir.display()))?;
@@ -317,10 +322,14 @@ fn backend(env: &Env, args: &RepoArgs, create: bool) -> anyhow::Result<TargetBac
             }
             let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, "fs")?;
             let settings = BTreeMap::from([("path".to_string(), dir.display().to_string())]);
-            let target = Target::open(&env.runtime, plugin, &dir.display().to_string(), &settings)?;
-            Ok(TargetBackend::new(target, "", runtime))
+            (plugin, dir.display().to_string(), settings, String::new())
         }
+    };
+    if prefix.is_empty() && plugin.implements(Kind::Store) {
+        return Ok(Arc::new(StoreBackend::new(Store::open(&env.runtime, plugin, &name, &settings)?, runtime)));
     }
+    let target = Target::open(&env.runtime, plugin, &name, &settings)?;
+    Ok(Arc::new(TargetBackend::new(target, &prefix, runtime)))
 }
 
 fn engine_options(env: &Env) -> EngineOptions {
@@ -399,7 +408,7 @@ pub(crate) async fn init_if_missing(env: &Env, args: &RepoArgs) -> anyhow::Resul
 
 async fn init(env: &Env, args: &RepoArgs) -> anyhow::Result<ExitCode> {
     let backend = backend(env, args, true)?;
-    let name = backend.location_name();
+    let name = backend.location();
     let password = password(args, true)?;
     let options = engine_options(env);
     let repo = blocking(move || Ok(engine::init(&backend, &password, &options)?)).await?;
@@ -459,7 +468,7 @@ async fn backup(
     options: BackupOptions,
     source_plugin: &PluginChoice,
 ) -> anyhow::Result<ExitCode> {
-    let name = backend(env, args, false)?.location_name();
+    let name = backend(env, args, false)?.location();
     let started = std::time::Instant::now();
     let report = backup_report(env, args, paths.clone(), options, source_plugin).await?;
     let elapsed = started.elapsed();

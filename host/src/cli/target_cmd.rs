@@ -166,6 +166,12 @@ pub async fn run(env: &Env, cmd: TargetCommand) -> anyhow::Result<ExitCode> {
 
 /// Open a configured target.
 pub(crate) fn open(env: &Env, name: &str) -> anyhow::Result<Target> {
+    let (plugin, settings) = configured(env, name)?;
+    Ok(Target::open(&env.runtime, plugin, name, &settings)?)
+}
+
+/// A configured target's plugin and settings, secrets unsealed.
+pub(crate) fn configured(env: &Env, name: &str) -> anyhow::Result<(warden::plugin::Plugin, BTreeMap<String, String>)> {
     let config = ConfigFile::load(&env.config_dir)?;
     let entry = config.target(name)?;
     let plugin = Catalog::load(&env.config_dir)?.resolve(&env.runtime, &entry.plugin)?;
@@ -176,7 +182,7 @@ pub(crate) fn open(env: &Env, name: &str) -> anyhow::Result<Target> {
             settings.insert(k.clone(), key.open(&secrets::slot(name, k), sealed)?);
         }
     }
-    Ok(Target::open(&env.runtime, plugin, name, &settings)?)
+    Ok((plugin, settings))
 }
 
 /// Read secret values: environment variables first, then prompts (or stdin lines).

@@ -6,6 +6,7 @@
 //! is gone, is stale (restic's rules): taking a lock removes stale ones. So a restic prune
 //! never runs under a Warden backup, and the other way round.
 
+use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -15,10 +16,9 @@ use rustic_core::repofile::MasterKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::TargetBackend;
+use super::backend::{FileKind, RepoFiles};
 use super::crypto::{decrypt, encrypt, key_bytes};
 use crate::error::{Error, ErrorClass, Result};
-use crate::target::{Body, PutOptions};
 
 /// How often a held lock is written afresh.
 const REFRESH: Duration = Duration::from_secs(5 * 60);
@@ -108,12 +108,10 @@ fn process_alive(pid: i64) -> bool {
 }
 
 /// Every lock in the repository, with its id; unreadable lock files are skipped.
-pub fn list(backend: &TargetBackend, key: &MasterKey) -> Result<Vec<(String, LockInfo)>> {
-    let prefix = format!("{}locks/", backend.prefix());
-    let objects = backend.block_on(backend.target().list_all(&prefix))?;
+pub fn list(files: &Arc<dyn RepoFiles>, key: &MasterKey) -> Result<Vec<(String, LockInfo)>> {
     let mut out = Vec::new();
-    for object in objects {
-        let bytes = match backend.block_on(backend.target().get_bytes(&object.key, None)) {
+    for (id, _) in files.list(FileKind::Lock)? {
+        let bytes = match files.read(FileKind::Lock, &id, None) {
             Ok(b) => b,
             Err(e) if e.class() == ErrorClass::NotFound => continue, // removed meanwhile
             Err(e) => return Err(e),
@@ -121,10 +119,10 @@ pub fn list(backend: &TargetBackend, key: &MasterKey) -> Result<Vec<(String, Loc
         let Some(info) =
             decrypt(&key_bytes(key), &bytes).and_then(|plain| serde_json::from_slice::<LockInfo>(&plain).ok())
         else {
-            tracing::warn!("lock file `{}` cannot be read; ignoring it", object.key);
+            tracing::warn!("lock file {id} cannot be read; ignoring it");
             continue;
         };
-        out.push((object.key.rsplit('/').next().unwrap_or_default().to_string(), info));
+        out.push((id, info));
     }
     Ok(out)
 }
@@ -138,31 +136,31 @@ pub struct RepoLock {
 impl RepoLock {
     /// Take a lock (`exclusive` for operations that delete). Fails, naming the holder, when
     /// a live lock conflicts.
-    pub fn acquire(backend: &TargetBackend, key: &MasterKey, repo: &str, exclusive: bool) -> Result<RepoLock> {
-        check_conflicts(backend, key, repo, exclusive, None)?;
-        let id = write(backend, key, exclusive)?;
+    pub fn acquire(files: &Arc<dyn RepoFiles>, key: &MasterKey, repo: &str, exclusive: bool) -> Result<RepoLock> {
+        check_conflicts(files, key, repo, exclusive, None)?;
+        let id = write(files, key, exclusive)?;
         // Someone may have locked between our check and our write: look again.
-        if let Err(e) = check_conflicts(backend, key, repo, exclusive, Some(&id)) {
-            remove(backend, &id);
+        if let Err(e) = check_conflicts(files, key, repo, exclusive, Some(&id)) {
+            remove(files, &id);
             return Err(e);
         }
         let (stop, stopped) = channel::<()>();
-        let (backend, key) = (backend.clone(), key.clone());
+        let (files, key) = (files.clone(), key.clone());
         let refresher = std::thread::Builder::new()
             .name("warden-lock".into())
             .spawn(move || {
                 let mut current = id;
                 // Until told to stop (or the holder is gone): refresh every REFRESH.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(REFRESH) {
-                    match write(&backend, &key, exclusive) {
+                    match write(&files, &key, exclusive) {
                         Ok(fresh) => {
-                            remove(&backend, &current);
+                            remove(&files, &current);
                             current = fresh;
                         }
                         Err(e) => tracing::warn!("refreshing the repository lock failed: {e}"),
                     }
                 }
-                remove(&backend, &current);
+                remove(&files, &current);
             })
             .map_err(|e| Error::io("starting the lock refresher", "-", e))?;
         Ok(RepoLock { stop: Some(stop), refresher: Some(refresher) })
@@ -179,13 +177,13 @@ impl Drop for RepoLock {
 }
 
 fn check_conflicts(
-    backend: &TargetBackend,
+    files: &Arc<dyn RepoFiles>,
     key: &MasterKey,
     repo: &str,
     exclusive: bool,
     ours: Option<&str>,
 ) -> Result<()> {
-    for (id, info) in list(backend, key)? {
+    for (id, info) in list(files, key)? {
         if Some(id.as_str()) == ours {
             continue;
         }
@@ -194,7 +192,7 @@ fn check_conflicts(
             // would, so it does not block restic either.
             if ours.is_none() {
                 tracing::info!("removing a stale lock: {}", info.describe());
-                remove(backend, &id);
+                remove(files, &id);
             }
             continue;
         }
@@ -214,28 +212,26 @@ fn check_conflicts(
     Ok(())
 }
 
-fn write(backend: &TargetBackend, key: &MasterKey, exclusive: bool) -> Result<String> {
+fn write(files: &Arc<dyn RepoFiles>, key: &MasterKey, exclusive: bool) -> Result<String> {
     let plain = serde_json::to_vec(&LockInfo::ours(exclusive)).expect("a lock serializes");
     let data = encrypt(&key_bytes(key), &plain);
     let id = hex::encode(Sha256::digest(&data));
-    let lock_key = format!("{}locks/{id}", backend.prefix());
-    backend.block_on(backend.target().put(&lock_key, Body::Bytes(data.into()), PutOptions::default()))?;
+    files.write(FileKind::Lock, &id, vec![data.into()])?;
     Ok(id)
 }
 
-fn remove(backend: &TargetBackend, id: &str) {
-    let lock_key = format!("{}locks/{id}", backend.prefix());
-    if let Err(e) = backend.block_on(backend.target().delete(&lock_key)) {
-        tracing::warn!("removing the repository lock `{lock_key}` failed: {e}; `warden unlock` removes it");
+fn remove(files: &Arc<dyn RepoFiles>, id: &str) {
+    if let Err(e) = files.delete(FileKind::Lock, id) {
+        tracing::warn!("removing the repository lock {id} failed: {e}; `warden unlock` removes it");
     }
 }
 
 /// Remove stale locks (every lock with `all`); returns how many were removed.
-pub fn unlock(backend: &TargetBackend, key: &MasterKey, all: bool) -> Result<usize> {
+pub fn unlock(files: &Arc<dyn RepoFiles>, key: &MasterKey, all: bool) -> Result<usize> {
     let mut removed = 0;
-    for (id, info) in list(backend, key)? {
+    for (id, info) in list(files, key)? {
         if all || info.is_stale() {
-            remove(backend, &id);
+            remove(files, &id);
             removed += 1;
         }
     }

@@ -13,13 +13,15 @@ mod restore;
 mod source;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rustic_core::repofile::SnapshotFile;
 use rustic_core::{
     ConfigOptions, Credentials, KeyOptions, OpenStatus, Repository, RepositoryBackends, RepositoryOptions, RusticError,
 };
 
-pub use backend::TargetBackend;
+use backend::{FileKind, RusticBackend};
+pub use backend::{RepoFiles, StoreBackend, TargetBackend};
 pub use restore::{RestoreReport, restore};
 pub use source::{BackupOptions, BackupReport, SourceFailure, backup};
 
@@ -31,7 +33,7 @@ pub type OpenRepository = Repository<OpenStatus>;
 /// An open repository and the backend it lives on (for what rustic_core does not do: locks).
 pub struct Repo {
     inner: OpenRepository,
-    backend: TargetBackend,
+    files: Arc<dyn RepoFiles>,
     progress: Option<std::sync::Arc<dyn rustic_core::ProgressBars>>,
 }
 
@@ -48,23 +50,22 @@ impl Repo {
 
     /// Take a restic-compatible lock, shared or `exclusive`.
     pub fn lock(&self, exclusive: bool) -> Result<lock::RepoLock> {
-        lock::RepoLock::acquire(&self.backend, &self.inner.key(), self.name(), exclusive)
+        lock::RepoLock::acquire(&self.files, &self.inner.key(), self.name(), exclusive)
     }
 
     /// Remove stale locks (every lock with `all`); returns how many were removed.
     pub fn unlock(&self, all: bool) -> Result<usize> {
-        lock::unlock(&self.backend, &self.inner.key(), all)
+        lock::unlock(&self.files, &self.inner.key(), all)
     }
 
     /// The locks present, with their ids.
     pub fn locks(&self) -> Result<Vec<(String, lock::LockInfo)>> {
-        lock::list(&self.backend, &self.inner.key())
+        lock::list(&self.files, &self.inner.key())
     }
 
     /// Replace the key rustic_core made (scrypt N = 2^17: 128 MiB and ~0.3 s on every open)
     /// with one at restic's cost (N = 2^15) for the same master key and password.
     fn rekey_at_restics_cost(&self, password: &str) -> Result<()> {
-        use rustic_core::{FileType, ReadBackend, WriteBackend};
         let mut salt = vec![0u8; 64];
         rand::fill(salt.as_mut_slice());
         let derived = crypto::derive(password, &salt, crypto::RESTIC_LOG_N);
@@ -81,16 +82,12 @@ impl Repo {
             salt,
         };
         let json = serde_json::to_vec(&file).expect("a key file serializes");
-        let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&json))
-            .parse::<rustic_core::Id>()
-            .expect("a SHA-256 is an id");
-        let fail = |e| engine_error(self.name(), "init", e);
-        self.backend.write_bytes(FileType::Key, &id, false, json.into()).map_err(fail)?;
+        let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&json));
+        self.files.write(FileKind::Key, &id, vec![json.into()])?;
         if let Some(old) = self.inner.key_id() {
             // Keep the old key if the new one cannot be listed: never leave no key.
-            let listed = self.backend.list(FileType::Key).map_err(fail)?;
-            if listed.contains(&id) {
-                self.backend.remove(FileType::Key, old, false).map_err(fail)?;
+            if self.files.list(FileKind::Key)?.iter().any(|(listed, _)| *listed == id) {
+                self.files.delete(FileKind::Key, old.to_hex().as_str())?;
             }
         }
         Ok(())
@@ -119,18 +116,18 @@ pub struct EngineOptions {
     pub progress: Option<std::sync::Arc<dyn rustic_core::ProgressBars>>,
 }
 
-fn repository(backend: &TargetBackend, options: &EngineOptions) -> Result<Repository<()>> {
+fn repository(files: &Arc<dyn RepoFiles>, options: &EngineOptions) -> Result<Repository<()>> {
     let mut opts = RepositoryOptions::default();
     match &options.cache_dir {
         Some(dir) => opts.cache_dir = Some(dir.clone()),
         None => opts.no_cache = true,
     }
-    let backends = RepositoryBackends::new(backend::as_rustic(backend.clone()), None);
+    let backends = RepositoryBackends::new(Arc::new(RusticBackend(files.clone())), None);
     let opened = match &options.progress {
         Some(bars) => Repository::new_with_progress(&opts, &backends, SharedBars(bars.clone())),
         None => Repository::new(&opts, &backends),
     };
-    opened.map_err(|e| engine_error(&backend.location_name(), "open", e))
+    opened.map_err(|e| engine_error(&files.location(), "open", e))
 }
 
 /// A shared `ProgressBars` as the owned one rustic_core takes.
@@ -144,9 +141,9 @@ impl rustic_core::ProgressBars for SharedBars {
 }
 
 /// Create a new repository protected by `password`.
-pub fn init(backend: &TargetBackend, password: &str, options: &EngineOptions) -> Result<Repo> {
-    let repo = repository(backend, options)?;
-    let name = backend.location_name();
+pub fn init(files: &Arc<dyn RepoFiles>, password: &str, options: &EngineOptions) -> Result<Repo> {
+    let repo = repository(files, options)?;
+    let name = files.location();
     if repo.config_id().map_err(|e| engine_error(&name, "init", e))?.is_some() {
         return Err(Error::Repository {
             repo: name,
@@ -159,15 +156,15 @@ pub fn init(backend: &TargetBackend, password: &str, options: &EngineOptions) ->
     let inner = repo
         .init(&credentials, &KeyOptions::default(), &ConfigOptions::default())
         .map_err(|e| engine_error(&name, "init", e))?;
-    let repo = Repo { inner, backend: backend.clone(), progress: options.progress.clone() };
+    let repo = Repo { inner, files: files.clone(), progress: options.progress.clone() };
     repo.rekey_at_restics_cost(password)?;
     Ok(repo)
 }
 
 /// Open an existing repository with `password`.
-pub fn open(backend: &TargetBackend, password: &str, options: &EngineOptions) -> Result<Repo> {
-    let repo = repository(backend, options)?;
-    let name = backend.location_name();
+pub fn open(files: &Arc<dyn RepoFiles>, password: &str, options: &EngineOptions) -> Result<Repo> {
+    let repo = repository(files, options)?;
+    let name = files.location();
     if repo.config_id().map_err(|e| engine_error(&name, "open", e))?.is_none() {
         return Err(Error::Repository {
             repo: name,
@@ -177,7 +174,7 @@ pub fn open(backend: &TargetBackend, password: &str, options: &EngineOptions) ->
         });
     }
     let inner = repo.open(&Credentials::password(password)).map_err(|e| engine_error(&name, "open", e))?;
-    Ok(Repo { inner, backend: backend.clone(), progress: options.progress.clone() })
+    Ok(Repo { inner, files: files.clone(), progress: options.progress.clone() })
 }
 
 /// Every snapshot, oldest first.

@@ -132,6 +132,7 @@ struct PluginInner {
 /// The pre-instantiated plugin, once per kind it implements.
 struct KindPres {
     target: Option<v0_1::TargetPluginPre<PluginState>>,
+    store: Option<v0_1::store::StorePluginPre<PluginState>>,
     importer: Option<v0_1::importer::ImporterPluginPre<PluginState>>,
     exporter: Option<v0_1::exporter::ExporterPluginPre<PluginState>>,
 }
@@ -148,6 +149,9 @@ impl KindPres {
         Ok(KindPres {
             target: has(Kind::Target)
                 .then(|| v0_1::TargetPluginPre::new(pre.clone()).map_err(|e| wrong(Kind::Target, e)))
+                .transpose()?,
+            store: has(Kind::Store)
+                .then(|| v0_1::store::StorePluginPre::new(pre.clone()).map_err(|e| wrong(Kind::Store, e)))
                 .transpose()?,
             importer: has(Kind::Importer)
                 .then(|| v0_1::importer::ImporterPluginPre::new(pre.clone()).map_err(|e| wrong(Kind::Importer, e)))
@@ -276,6 +280,10 @@ impl Plugin {
 
     pub(crate) fn target_pre(&self) -> Result<&v0_1::TargetPluginPre<PluginState>> {
         self.inner.pres.target.as_ref().ok_or_else(|| self.not_a(Kind::Target))
+    }
+
+    pub(crate) fn store_pre(&self) -> Result<&v0_1::store::StorePluginPre<PluginState>> {
+        self.inner.pres.store.as_ref().ok_or_else(|| self.not_a(Kind::Store))
     }
 
     pub(crate) fn importer_pre(&self) -> Result<&v0_1::importer::ImporterPluginPre<PluginState>> {

@@ -19,6 +19,8 @@ const MAX_MANIFEST_BYTES: usize = 64 * 1024;
 pub enum Kind {
     /// Blob storage (`warden:plugin/target`).
     Target,
+    /// Backup repositories in the plugin's own layout (`warden:plugin/store`).
+    Store,
     /// A backup source (`warden:plugin/importer`).
     Importer,
     /// A restore destination (`warden:plugin/exporter`).
@@ -30,6 +32,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Target => "target",
+            Kind::Store => "store",
             Kind::Importer => "importer",
             Kind::Exporter => "exporter",
         }
@@ -40,6 +43,7 @@ impl Kind {
         use crate::bindings::v0_1;
         match self {
             Kind::Target => v0_1::TARGET_EXPORT,
+            Kind::Store => v0_1::STORE_EXPORT,
             Kind::Importer => v0_1::IMPORTER_EXPORT,
             Kind::Exporter => v0_1::EXPORTER_EXPORT,
         }

@@ -442,7 +442,7 @@ fn read_all(
     Some(Ok(got))
 }
 
-enum CopyError {
+pub(crate) enum CopyError {
     /// The plugin's stream or reader failed.
     Stream(String),
     /// The sink failed.
@@ -454,7 +454,7 @@ enum CopyError {
 }
 
 /// Copy exactly `expected` bytes (or fewer, if the stream ends) from a plugin's stream.
-async fn copy_stream(
+pub(crate) async fn copy_stream(
     input: &mut DynInputStream,
     expected: u64,
     out: &mut CountingWriter<'_>,

@@ -21,6 +21,7 @@ use warden_sdk::{
 
 mod exporter;
 mod importer;
+mod store;
 
 /// The config key whose directory the host preopens for us (also the preopen's name).
 const DIR_KEY: &str = "path";
@@ -36,7 +37,12 @@ struct FsSession {
     root: Descriptor,
 }
 
-warden_sdk::export_plugin!(target: FsSession, importer: importer::FsSource, exporter: exporter::FsDestination);
+warden_sdk::export_plugin!(
+    target: FsSession,
+    store: store::FsRepository,
+    importer: importer::FsSource,
+    exporter: exporter::FsDestination
+);
 
 fn random_suffix() -> u64 {
     warden_sdk::wasip2::random::random::get_random_u64()

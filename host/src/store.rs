@@ -1,0 +1,188 @@
+//! The host-side handle on a store plugin: a backup repository's files in the plugin's own
+//! layout. Files are whole pieces of ciphertext the engine produced; calls run side by side on
+//! the pool (each instance opens its own repository), retried like a target's.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::DynInputStream;
+
+pub use crate::bindings::v0_1::store::FileKind;
+use crate::error::{Error, Result};
+use crate::plugin::{Kind, Plugin};
+use crate::pool::{CallError, Pool, block_on_watched, watch_of, watched};
+use crate::runtime::Runtime;
+use crate::target::stream::{ChunksReader, CountingWriter, ReaderStream, SourceError};
+use crate::target::{ByteRange, CopyError, copy_stream};
+
+/// A configured repository location served by a store plugin. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Arc<Pool>,
+}
+
+fn kind_name(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Config => "config",
+        FileKind::Key => "key",
+        FileKind::Snapshot => "snapshot",
+        FileKind::Index => "index",
+        FileKind::Pack => "pack",
+        FileKind::Lock => "lock",
+    }
+}
+
+/// How a file is named in messages: `pack 1f0c…`.
+fn file_name(kind: FileKind, id: &str) -> String {
+    if id.is_empty() { kind_name(kind).to_string() } else { format!("{} {id}", kind_name(kind)) }
+}
+
+impl Store {
+    /// Open a store named `name` on `plugin` with the operator's settings.
+    pub fn open(runtime: &Runtime, plugin: Plugin, name: &str, settings: &BTreeMap<String, String>) -> Result<Store> {
+        Ok(Store { pool: Arc::new(Pool::new(runtime, plugin, Kind::Store, name, settings)?) })
+    }
+
+    /// The store's name (as configured).
+    pub fn name(&self) -> &str {
+        &self.pool.name
+    }
+
+    /// Make what a new repository needs.
+    pub async fn create(&self) -> Result<()> {
+        self.pool
+            .retrying("create", "", true, || {
+                |inst: &mut crate::pool::Instance| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.store().repository();
+                    let fut = g.call_create(&mut inst.store, inst.session);
+                    watched(w, fut)??.map_err(CallError::Plugin)
+                }
+            })
+            .await
+    }
+
+    /// Every file of `kind`: (id, size).
+    pub async fn list(&self, kind: FileKind) -> Result<Vec<(String, u64)>> {
+        let plugin = self.pool.plugin.name().to_string();
+        let files = self
+            .pool
+            .retrying("list", kind_name(kind), true, || {
+                move |inst: &mut crate::pool::Instance| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.store().repository();
+                    let fut = g.call_list(&mut inst.store, inst.session, kind);
+                    watched(w, fut)??.map_err(CallError::Plugin)
+                }
+            })
+            .await?;
+        let valid = |id: &str| match kind {
+            FileKind::Config => id.is_empty(),
+            _ => id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        };
+        if let Some(bad) = files.iter().find(|f| !valid(&f.id)) {
+            return Err(Error::Contract {
+                plugin,
+                op: "list",
+                detail: format!("it listed {:?} as a {} file, which is not such an id", bad.id, kind_name(kind)),
+            });
+        }
+        Ok(files.into_iter().map(|f| (f.id, f.size)).collect())
+    }
+
+    /// Store a file from its pieces.
+    pub async fn put(&self, kind: FileKind, id: &str, pieces: Vec<Bytes>) -> Result<()> {
+        let size: u64 = pieces.iter().map(|p| p.len() as u64).sum();
+        let name = file_name(kind, id);
+        self.pool
+            .retrying("put", &name, true, || {
+                let (id, pieces, name) = (id.to_string(), pieces.clone(), name.clone());
+                move |inst: &mut crate::pool::Instance| {
+                    let plugin = inst.store.data().log.plugin().to_string();
+                    let source_error = SourceError::default();
+                    let moved = inst.store.data().watch.bytes.clone();
+                    let reader = Box::new(ChunksReader::new(pieces));
+                    let stream: DynInputStream = Box::new(ReaderStream::new(reader, moved, source_error));
+                    let owned = inst.store.data_mut().table.push(stream).map_err(|e| {
+                        CallError::Host(Error::Runtime { plugin, op: "put", detail: format!("{name}: {e}") })
+                    })?;
+                    let borrowed = Resource::<DynInputStream>::new_borrow(owned.rep());
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.store().repository();
+                    let fut = g.call_put(&mut inst.store, inst.session, kind, &id, borrowed, size);
+                    let outcome = watched(w, fut);
+                    let _ = inst.store.data_mut().table.delete(owned);
+                    outcome??.map_err(CallError::Plugin)
+                }
+            })
+            .await
+    }
+
+    /// Read a file, or a range of it, into memory; the plugin's promised length is checked.
+    pub async fn get(&self, kind: FileKind, id: &str, range: Option<ByteRange>) -> Result<Vec<u8>> {
+        let name = file_name(kind, id);
+        let plugin = self.pool.plugin.name().to_string();
+        let got = self
+            .pool
+            .retrying("get", &name, true, || {
+                let (id, name, plugin) = (id.to_string(), name.clone(), plugin.clone());
+                move |inst: &mut crate::pool::Instance| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.store().repository();
+                    let fut = g.call_get(&mut inst.store, inst.session, kind, &id, range.map(Into::into));
+                    let file = watched(w, fut)??.map_err(CallError::Plugin)?;
+                    let mut sink = Vec::new();
+                    let (moved, idle) = watch_of(&inst.store);
+                    let mut out = CountingWriter { inner: &mut sink, written: 0 };
+                    let copied = match inst.store.data_mut().table.get_mut(&file.body) {
+                        Ok(input) => {
+                            block_on_watched(moved.clone(), idle, copy_stream(input, file.length, &mut out, &moved))
+                        }
+                        Err(e) => Some(Err(CopyError::Stream(e.to_string()))),
+                    };
+                    let _ = inst.store.data_mut().table.delete(file.body);
+                    let broken = |detail: String| {
+                        CallError::Host(Error::BodyFailed {
+                            plugin: plugin.clone(),
+                            key: name.clone(),
+                            after: 0,
+                            detail,
+                        })
+                    };
+                    match copied {
+                        None => Err(CallError::Stalled),
+                        Some(Ok(n)) if n < file.length => Err(CallError::Host(Error::ShortBody {
+                            plugin: plugin.clone(),
+                            key: name.clone(),
+                            expected: file.length,
+                            got: n,
+                        })),
+                        Some(Ok(_)) => Ok(sink),
+                        Some(Err(CopyError::Stream(d) | CopyError::Contract(d))) => Err(broken(d)),
+                        Some(Err(CopyError::Sink(e))) => Err(broken(e.to_string())),
+                        Some(Err(CopyError::Trap(e))) => Err(CallError::Trap(e)),
+                    }
+                }
+            })
+            .await?;
+        Ok(got)
+    }
+
+    /// Remove a file; a missing file is fine.
+    pub async fn delete(&self, kind: FileKind, id: &str) -> Result<()> {
+        let name = file_name(kind, id);
+        self.pool
+            .retrying("delete", &name, true, || {
+                let id = id.to_string();
+                move |inst: &mut crate::pool::Instance| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.store().repository();
+                    let fut = g.call_delete(&mut inst.store, inst.session, kind, &id);
+                    watched(w, fut)??.map_err(CallError::Plugin)
+                }
+            })
+            .await
+    }
+}
