@@ -160,3 +160,44 @@ fn a_repository_named_by_url_finds_its_plugin_and_takes_secrets_only_from_the_en
     warden(&fs_url).arg("backup").arg(&source).assert().success();
     assert!(dir.join("config").is_file());
 }
+
+#[test]
+fn a_bit_flipped_on_the_way_back_is_caught_and_never_restored_as_good() {
+    use support::fault_proxy::{Fault, FaultProxy};
+    let server = S3Server::start();
+    let proxy = FaultProxy::start(server.addr);
+    let w = World::new();
+    let source = w.path("source");
+    tree(&source);
+    let url = format!("s3://{BUCKET}/flips?endpoint={}&safe_keys=true", proxy.endpoint());
+    let warden = || {
+        let mut cmd = w.warden();
+        cmd.env("WARDEN_PASSWORD", PASSWORD)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .args(["--repo", &url]);
+        cmd
+    };
+    warden().arg("init").assert().success();
+    warden().arg("backup").arg(&source).assert().success();
+    // Every pack read from now on comes back with one bit flipped.
+    proxy.otherwise(Fault::FlipBitWhenPathHas("/data/".into()));
+    warden().args(["check", "--read-data"]).assert().failure();
+    let dest = w.path("restored");
+    let run = warden().arg("restore").arg("latest").arg(&dest).assert().failure();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("not restored:"), "{stderr}");
+    // Nothing written is damaged: whatever is there equals the source.
+    let copy = dest.join(source.strip_prefix("/").unwrap());
+    for rel in support::files_below(&copy) {
+        if copy.join(&rel).is_file() {
+            assert_eq!(std::fs::read(copy.join(&rel)).unwrap(), std::fs::read(source.join(&rel)).unwrap());
+        }
+    }
+    // The stored data was never touched: with the wire healthy again, all is well.
+    proxy.otherwise(Fault::Pass);
+    warden().args(["check", "--read-data"]).assert().success();
+    let again = w.path("restored-again");
+    warden().arg("restore").arg("latest").arg(&again).assert().success();
+    same_files(&source, &again.join(source.strip_prefix("/").unwrap()));
+}

@@ -112,3 +112,34 @@ async fn a_reset_upload_is_retried_when_replayable_and_leaves_no_object_when_not
     assert!(t.put("one-shot", one_shot, PutOptions::default()).await.is_err());
     assert!(matches!(t.head("one-shot").await, Err(e) if e.class() == ErrorClass::NotFound), "no partial object");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_that_stalls_after_its_headers_is_stopped_not_waited_on() {
+    let server = S3Server::start();
+    let proxy = FaultProxy::start(server.addr);
+    let runtime = Runtime::builder()
+        .cache_dir(support::shared_cache())
+        .limits(warden::runtime::Limits { call_timeout: Duration::from_secs(2), ..Default::default() })
+        .build()
+        .unwrap();
+    let s3 = plugin::resolve(&runtime, "s3").unwrap();
+    let settings = BTreeMap::from([
+        ("endpoint".to_string(), proxy.endpoint()),
+        ("bucket".to_string(), BUCKET.to_string()),
+        ("access_key_id".to_string(), ACCESS_KEY.to_string()),
+        ("secret_access_key".to_string(), SECRET_KEY.to_string()),
+    ]);
+    let t = Target::open(&runtime, s3, "stalling", &settings).unwrap();
+    let data = bytes(1 << 20);
+    t.put("k", Body::Bytes(data.clone().into()), PutOptions::default()).await.unwrap();
+    proxy.script([Fault::StallAfterHead(Duration::from_secs(60))]);
+    let started = Instant::now();
+    let outcome = t.get_bytes("k", None).await;
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(20), "the stalled call ran {waited:?}");
+    match outcome {
+        Ok(got) => assert_eq!(got, data, "a retried read must be whole"),
+        Err(e) => assert_eq!(e.class(), ErrorClass::Unavailable, "{e}"),
+    }
+    assert_eq!(t.get_bytes("k", None).await.unwrap(), data, "the next read is whole");
+}

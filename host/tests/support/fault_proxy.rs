@@ -21,11 +21,18 @@ pub enum Fault {
     ResetAfterRequestBytes(usize),
     /// Forward it, then pass on the response head and only this many body bytes, and close.
     TruncateResponse(usize),
+    /// Forward it, then pass on the response head, wait this long, and close without a body.
+    StallAfterHead(std::time::Duration),
+    /// Forward it, flipping one bit in the middle of the response body when the request's
+    /// path contains this text (and the body is not empty).
+    FlipBitWhenPathHas(String),
 }
 
 pub struct FaultProxy {
     pub addr: SocketAddr,
     script: Arc<Mutex<VecDeque<Fault>>>,
+    /// What to do once the script is used up (default: pass).
+    fallback: Arc<Mutex<Fault>>,
     pub requests: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -37,23 +44,29 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let script = Arc::new(Mutex::new(VecDeque::new()));
+        let fallback = Arc::new(Mutex::new(Fault::Pass));
         let requests = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (s, r, st) = (script.clone(), requests.clone(), stop.clone());
+        let (s, f, r, st) = (script.clone(), fallback.clone(), requests.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             for client in listener.incoming() {
                 if st.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(client) = client else { continue };
-                let fault = s.lock().unwrap().pop_front().unwrap_or(Fault::Pass);
+                let fault = s.lock().unwrap().pop_front().unwrap_or_else(|| f.lock().unwrap().clone());
                 let r = r.clone();
                 std::thread::spawn(move || {
                     let _ = handle(client, upstream, fault, &r);
                 });
             }
         });
-        FaultProxy { addr, script, requests, stop, thread: Some(thread) }
+        FaultProxy { addr, script, fallback, requests, stop, thread: Some(thread) }
+    }
+
+    /// What to do with every request once the script is used up.
+    pub fn otherwise(&self, fault: Fault) {
+        *self.fallback.lock().unwrap() = fault;
     }
 
     /// Queue faults for the next requests, in order.
@@ -149,7 +162,7 @@ fn handle(mut client: TcpStream, upstream: SocketAddr, fault: Fault, requests: &
             // SO_LINGER 0 would be a true reset; closing mid-body is what the client sees.
             client.shutdown(Shutdown::Both)?;
         }
-        Fault::Pass | Fault::TruncateResponse(_) => {
+        Fault::Pass | Fault::TruncateResponse(_) | Fault::StallAfterHead(_) | Fault::FlipBitWhenPathHas(_) => {
             let body = read_body(&mut client, early, length)?;
             let mut up = TcpStream::connect(upstream)?;
             // Ask the upstream to close after answering, so its end of the body is its close.
@@ -159,11 +172,23 @@ fn handle(mut client: TcpStream, upstream: SocketAddr, fault: Fault, requests: &
             let (response_head, response_early) = read_head(&mut up)?;
             client.write_all(&response_head)?;
             let total = content_length(&response_head);
+            if let Fault::StallAfterHead(wait) = fault {
+                std::thread::sleep(wait);
+                client.shutdown(Shutdown::Both)?;
+                return Ok(());
+            }
             let keep = match fault {
                 Fault::TruncateResponse(n) => n.min(total),
                 _ => total,
             };
-            let response_body = read_body(&mut up, response_early, total)?;
+            let mut response_body = read_body(&mut up, response_early, total)?;
+            if let Fault::FlipBitWhenPathHas(text) = &fault {
+                let request_line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+                if request_line.contains(text.as_str()) && !response_body.is_empty() {
+                    let middle = response_body.len() / 2;
+                    response_body[middle] ^= 0x10;
+                }
+            }
             client.write_all(&response_body[..keep.min(response_body.len())])?;
             client.shutdown(Shutdown::Both)?;
         }
