@@ -32,7 +32,11 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    // The guests may need another toolchain than the host: a nightly host build (cargo-fuzz)
+    // can point them at stable's rustc, which has the wasm target.
+    println!("cargo:rerun-if-env-changed=WARDEN_GUEST_RUSTC");
+    let rustc =
+        std::env::var("WARDEN_GUEST_RUSTC").or_else(|_| std::env::var("RUSTC")).unwrap_or_else(|_| "rustc".into());
     check_wasm_target(&rustc);
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));

@@ -75,3 +75,25 @@ async fn without_a_configured_endpoint_nothing_is_reachable() {
     assert_eq!(attempt(&t, &format!("http {}", server.url("/ok"))).await, "error: ErrorCode::HttpRequestDenied");
     assert_eq!(server.served(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_name_that_resolves_to_a_private_address_is_refused() {
+    use std::net::ToSocketAddrs;
+    let server = TestServer::start();
+    let port = server.addr.port();
+    // This machine's own name resolves to loopback (/etc/hosts): an operator who grants it
+    // grants a name, and a name must resolve to a public address to be reached.
+    let name = gethostname::gethostname().to_string_lossy().into_owned();
+    let resolved: Vec<_> = (name.as_str(), port).to_socket_addrs().map(|a| a.collect()).unwrap_or_default();
+    assert!(
+        resolved.iter().any(|a: &std::net::SocketAddr| a.ip().is_loopback()),
+        "this test needs the host name {name:?} to resolve to loopback (it did to {resolved:?})"
+    );
+    let (_dir, t) = target(Some(&format!("http://{name}:{port}")));
+    let report = attempt(&t, &format!("http http://{name}:{port}/ok")).await;
+    assert_eq!(report, "error: ErrorCode::HttpRequestDenied");
+    assert_eq!(server.served(), 0, "the request never reached the server");
+    // Written literally, the operator means it: the same server is reachable.
+    let (_dir, t) = target(Some(&server.url("")));
+    assert_eq!(attempt(&t, &format!("http {}", server.url("/ok"))).await, "status 200");
+}

@@ -129,6 +129,21 @@ async fn escapes_from_the_preopen_all_fail() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symlink_chains_and_trailing_slashes_do_not_leave_the_preopen() {
+    let s = setup(Limits::default());
+    // GHSA-vqjp-4c8c-hfgg's shape, planted and made by the plugin: chains ending outside,
+    // trailing slashes that ask to resolve one step further.
+    std::os::unix::fs::symlink("chain-2/", s.data.join("chain-1")).unwrap();
+    std::os::unix::fs::symlink("link-out/", s.data.join("chain-2")).unwrap();
+    match put(&s.target, "escape-slash").await {
+        Err(Error::Plugin { class: ErrorClass::Other, message, .. }) => assert_eq!(message, "reached=[]"),
+        other => panic!("expected the plugin's report, got {other:?}"),
+    }
+    assert_eq!(std::fs::read_to_string(s.outside.join("sentinel")).unwrap(), "secret");
+    still_works(&s.target).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lying_bodies_and_listings_are_reported() {
     let s = setup(Limits::default());
     match s.target.get_bytes("short", None).await {

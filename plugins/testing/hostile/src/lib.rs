@@ -12,6 +12,7 @@
 //! - `write-anything`: tries to create, write, truncate, link, rename, unlink, mkdir and
 //!   symlink in its directory (all must fail under a read-only grant);
 //! - `escape`: tries to leave its directory and reports what worked in an `other` error;
+//! - `escape-slash`: the same through symlink chains and trailing slashes;
 //! - `lie-size` (put): reports one byte more than it was sent;
 //! - `short` (get): promises 1,000 bytes and delivers 10;
 //! - `huge-list` (list prefix): returns more objects than the limit;
@@ -178,6 +179,45 @@ impl HostileSession {
                 if std::net::TcpStream::connect("127.0.0.1:1").is_ok() || std::net::UdpSocket::bind("0.0.0.0:0").is_ok()
                 {
                     reached.push("opened a socket".into());
+                }
+                Err(Error::Other(format!("reached={reached:?}")))
+            }
+            "escape-slash" => {
+                // GHSA-vqjp-4c8c-hfgg's shape: symlink chains and trailing slashes that a
+                // path resolver might follow one step too far. The test plants `link-out` (to
+                // a directory outside) and `chain-1` -> `chain-2/` -> `link-out/`.
+                let mut reached = Vec::new();
+                let _ = self.root.symlink_at("../", "made-up-slash");
+                let _ = self.root.symlink_at("made-up-slash/", "made-chain");
+                let _ = self.root.symlink_at("link-out/", "made-out-slash");
+                for path in [
+                    "link-out/",
+                    "link-out/.",
+                    "link-out//sentinel",
+                    "link-out/sentinel/",
+                    "chain-1/",
+                    "chain-1/sentinel",
+                    "chain-1/./sentinel",
+                    "chain-2/sentinel",
+                    "made-up-slash/",
+                    "made-up-slash/outside/sentinel",
+                    "made-chain/outside/sentinel",
+                    "made-out-slash/sentinel",
+                    "made-out-slash/",
+                ] {
+                    for flags in [PathFlags::SYMLINK_FOLLOW, PathFlags::empty()] {
+                        if self.root.open_at(flags, path, OpenFlags::empty(), DescriptorFlags::READ).is_ok() {
+                            reached.push(format!("open {path} ({flags:?})"));
+                        }
+                        if self.root.open_at(flags, path, OpenFlags::DIRECTORY, DescriptorFlags::READ).is_ok() {
+                            reached.push(format!("open dir {path} ({flags:?})"));
+                        }
+                        if let Ok(stat) = self.root.stat_at(flags, path)
+                            && stat.type_ != wasip2::filesystem::types::DescriptorType::SymbolicLink
+                        {
+                            reached.push(format!("stat {path} ({flags:?})"));
+                        }
+                    }
                 }
                 Err(Error::Other(format!("reached={reached:?}")))
             }

@@ -1,0 +1,20 @@
+//! Keys: the host's validation, then the SDK's mapping to paths — inside the directory, never
+//! a temp file's name, and back to the same key.
+#![no_main]
+
+#[path = "../../sdk-guest/src/keymap.rs"]
+#[allow(dead_code)]
+mod keymap;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if warden::target::key::validate(text).is_err() {
+        return;
+    }
+    let path = keymap::encode(text).expect("a valid key maps to a path");
+    assert!(!path.starts_with('/'));
+    for segment in path.split('/') {
+        assert!(!segment.is_empty() && segment != "." && segment != ".." && !segment.starts_with('.'));
+    }
+    assert_eq!(keymap::decode(&path).as_deref(), Some(text));
+});
