@@ -170,6 +170,20 @@ impl Store {
         Ok(got)
     }
 
+    /// Remove what interrupted puts left behind, untouched for `idle_seconds`.
+    pub async fn gc(&self, idle_seconds: u64) -> Result<u64> {
+        self.pool
+            .retrying("gc", "", true, || {
+                move |inst: &mut crate::pool::Instance| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.store().repository();
+                    let fut = g.call_gc(&mut inst.store, inst.session, idle_seconds);
+                    watched(w, fut)??.map_err(CallError::Plugin)
+                }
+            })
+            .await
+    }
+
     /// Remove a file; a missing file is fine.
     pub async fn delete(&self, kind: FileKind, id: &str) -> Result<()> {
         let name = file_name(kind, id);

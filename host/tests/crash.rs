@@ -47,6 +47,24 @@ fn a_killed_put_leaves_the_old_or_the_new_object_never_a_torn_one() {
         assert_eq!(String::from_utf8_lossy(&ls).lines().count(), 1, "run {i}: only the key is listed");
     }
     eprintln!("after 20 kills: old object {saw_old} times, new object {saw_new} times");
+    // What the killed puts left behind is never listed, and `target gc` removes it.
+    let left = leftovers(&w.path("data/t"));
+    w.warden()
+        .args(["target", "gc", "t", "--idle-minutes", "0"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!("removed {} leftovers", left.len())));
+    assert!(leftovers(&w.path("data/t")).is_empty());
+    let got = w.warden().args(["target", "get", "t", "key"]).assert().success().get_output().stdout.clone();
+    assert!(got == old || got == new, "gc left the object whole");
+}
+
+/// Temp files of interrupted writes below `dir`.
+fn leftovers(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    support::files_below(dir)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".warden-tmp-")))
+        .collect()
 }
 
 /// kill -9 during backups, 20 times at different points: after each, the repository checks
@@ -112,6 +130,16 @@ fn a_killed_backup_leaves_a_repository_that_checks_clean_and_backs_up_again() {
     }
     eprintln!("{completed} of 20 backups finished before their kill");
     warden(&["backup"]).arg(&source).assert().success();
+    // Temp files the kills left are removed by prune once nothing has touched them for ten
+    // minutes (made old here rather than waited for).
+    let left = leftovers(&repo);
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for rel in &left {
+        std::fs::File::options().write(true).open(repo.join(rel)).unwrap().set_modified(an_hour_ago).unwrap();
+    }
+    warden(&["prune"]).assert().success();
+    assert!(leftovers(&repo).is_empty(), "prune left {:?}", leftovers(&repo));
+    eprintln!("prune removed {} leftovers of killed backups", left.len());
     warden(&["check", "--read-data"]).assert().success();
     restic(&["check", "--read-data"]);
     let dest = w.path("restored");

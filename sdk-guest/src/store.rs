@@ -75,6 +75,12 @@ pub trait Store: Sized + 'static {
     fn get(&self, kind: FileKind, id: &str, range: Option<ByteRange>) -> Result<(u64, InputStream)>;
     /// Remove a file; a missing file is not an error.
     fn delete(&self, kind: FileKind, id: &str) -> Result<()>;
+    /// Remove what interrupted puts left behind, untouched for `idle_seconds`; return how
+    /// many were removed. The default has nothing to collect.
+    fn gc(&self, idle_seconds: u64) -> Result<u64> {
+        let _ = idle_seconds;
+        Ok(0)
+    }
 }
 
 fn kind(k: wit_store::FileKind) -> FileKind {
@@ -127,5 +133,9 @@ impl<T: Store> wit_store::GuestRepository for RepositoryAdapter<T> {
 
     fn delete(&self, k: wit_store::FileKind, id: String) -> Result<(), wit::Error> {
         Ok(self.0.delete(kind(k), &id)?)
+    }
+
+    fn gc(&self, idle_seconds: u64) -> Result<u64, wit::Error> {
+        Ok(self.0.gc(idle_seconds)?)
     }
 }

@@ -111,6 +111,13 @@ pub trait Target: Sized + 'static {
 
     /// Remove `key`; a missing key is not an error.
     fn delete(&self, key: &Key) -> Result<()>;
+
+    /// Remove what interrupted puts left behind (temp files, unfinished uploads) untouched
+    /// for `idle_seconds`; return how many were removed. The default has nothing to collect.
+    fn gc(&self, idle_seconds: u64) -> Result<u64> {
+        let _ = idle_seconds;
+        Ok(0)
+    }
 }
 
 /// Glue: a [`Target`] as the generated `session` resource.
@@ -166,6 +173,10 @@ impl<T: Target> wit_target::GuestSession for SessionAdapter<T> {
 
     fn delete(&self, key: String) -> Result<(), wit::Error> {
         Ok(self.0.delete(&Key(key))?)
+    }
+
+    fn gc(&self, idle_seconds: u64) -> Result<u64, wit::Error> {
+        Ok(self.0.gc(idle_seconds)?)
     }
 }
 

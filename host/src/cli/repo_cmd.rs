@@ -706,6 +706,9 @@ fn print_prune(report: &engine::PruneReport, dry_run: bool) {
         report.packs_repacked,
         output::bytes(report.bytes_removed)
     );
+    if report.leftovers_removed > 0 {
+        println!("removed {} files that interrupted writes left behind", report.leftovers_removed);
+    }
 }
 
 async fn prune(env: &Env, args: &RepoArgs, dry_run: bool) -> anyhow::Result<ExitCode> {

@@ -106,6 +106,15 @@ pub enum TargetCommand {
         #[arg(default_value = "")]
         prefix: String,
     },
+    /// Remove what interrupted puts left behind (temp files of a killed `put` or backup).
+    Gc {
+        /// The target's name.
+        name: String,
+        /// Only leftovers nothing has written to for this many minutes (a put in progress
+        /// keeps writing to its temp file).
+        #[arg(long, default_value_t = 60, value_name = "MINUTES")]
+        idle_minutes: u64,
+    },
     /// Delete an object; deleting a missing key succeeds.
     Rm {
         /// The target's name.
@@ -158,6 +167,15 @@ pub async fn run(env: &Env, cmd: TargetCommand) -> anyhow::Result<ExitCode> {
             open(env, &name)?.delete(&key).await?;
             if env.json {
                 output::json(&json!({ "deleted": key }))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TargetCommand::Gc { name, idle_minutes } => {
+            let removed = open(env, &name)?.gc(std::time::Duration::from_secs(idle_minutes * 60)).await?;
+            if env.json {
+                output::json(&json!({ "removed": removed }))?;
+            } else {
+                println!("removed {removed} leftovers of interrupted puts from target `{name}`");
             }
             Ok(ExitCode::SUCCESS)
         }

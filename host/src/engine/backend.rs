@@ -33,6 +33,8 @@ pub trait RepoFiles: Send + Sync + 'static {
     fn write(&self, kind: FileKind, id: &str, pieces: Vec<Bytes>) -> Result<()>;
     /// Remove a file; a missing one is fine.
     fn delete(&self, kind: FileKind, id: &str) -> Result<()>;
+    /// Remove what interrupted writes left behind, untouched for `idle_seconds`; how many.
+    fn gc(&self, idle_seconds: u64) -> Result<u64>;
 }
 
 /// Run a plugin call from an engine thread.
@@ -134,6 +136,10 @@ impl RepoFiles for TargetBackend {
     fn delete(&self, kind: FileKind, id: &str) -> Result<()> {
         block_on(&self.runtime, self.target.delete(&self.key(kind, id)))
     }
+
+    fn gc(&self, idle_seconds: u64) -> Result<u64> {
+        block_on(&self.runtime, self.target.gc(std::time::Duration::from_secs(idle_seconds)))
+    }
 }
 
 /// A repository a store plugin lays out itself.
@@ -173,6 +179,10 @@ impl RepoFiles for StoreBackend {
 
     fn delete(&self, kind: FileKind, id: &str) -> Result<()> {
         block_on(&self.runtime, self.store.delete(kind, id))
+    }
+
+    fn gc(&self, idle_seconds: u64) -> Result<u64> {
+        block_on(&self.runtime, self.store.gc(idle_seconds))
     }
 }
 

@@ -363,6 +363,9 @@ pub fn forget(repo: &Repo, policy: &KeepPolicy, dry_run: bool) -> Result<Vec<For
     Ok(decisions)
 }
 
+/// How long a temp file must sit untouched before `prune` removes it.
+const LEFTOVER_IDLE_SECONDS: u64 = 600;
+
 /// What `prune` removed (or would remove).
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PruneReport {
@@ -372,6 +375,8 @@ pub struct PruneReport {
     pub packs_repacked: u64,
     /// Bytes of unused data removed.
     pub bytes_removed: u64,
+    /// Leftovers of interrupted writes removed (temp files of killed backups).
+    pub leftovers_removed: u64,
 }
 
 /// Remove data no snapshot uses. Takes an exclusive lock.
@@ -384,13 +389,17 @@ pub fn prune(repo: &Repo, dry_run: bool) -> Result<PruneReport> {
     opts.instant_delete = true;
     let plan = repo.inner.prune_plan(&opts).map_err(|e| engine_error(&name, "prune", e))?;
     let stats = &plan.stats;
-    let report = PruneReport {
+    let mut report = PruneReport {
         packs_removed: stats.packs.unused,
         packs_repacked: stats.packs.repack,
         bytes_removed: stats.size.iter().map(|(_, s)| s.remove + s.repackrm).sum(),
+        leftovers_removed: 0,
     };
     if !dry_run {
         repo.inner.prune(&opts, plan).map_err(|e| engine_error(&name, "prune", e))?;
+        // The exclusive lock keeps Warden's writers out; ten idle minutes keep a write to
+        // the same location by something else (`warden target put`) safe too.
+        report.leftovers_removed = repo.files.gc(LEFTOVER_IDLE_SECONDS)?;
     }
     Ok(report)
 }

@@ -188,6 +188,21 @@ impl Target {
             .await
     }
 
+    /// Remove what interrupted puts left behind, untouched for `idle`; returns how many.
+    pub async fn gc(&self, idle: Duration) -> Result<u64> {
+        let seconds = idle.as_secs();
+        self.inner
+            .retrying("gc", "", true, || {
+                move |inst: &mut Instance| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.target().session();
+                    let fut = g.call_gc(&mut inst.store, inst.session, seconds);
+                    watched(w, fut)??.map_err(CallError::Plugin)
+                }
+            })
+            .await
+    }
+
     /// One page of keys under `prefix` after `cursor`, at most `limit` (0: the plugin's
     /// maximum). The page is checked against the contract: order, prefix, cursor, size.
     pub async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<ListPage> {

@@ -231,9 +231,51 @@ impl Target for FsSession {
         }
         Ok(())
     }
+
+    fn gc(&self, idle_seconds: u64) -> Result<u64> {
+        let now = warden_sdk::wasip2::clocks::wall_clock::now();
+        let now_ns = now.seconds * 1_000_000_000 + u64::from(now.nanoseconds);
+        let older_than = now_ns.saturating_sub(idle_seconds.saturating_mul(1_000_000_000));
+        let mut removed = 0;
+        let root = self
+            .root
+            .open_at(PathFlags::empty(), ".", OpenFlags::DIRECTORY, DescriptorFlags::READ)
+            .map_err(|e| fs_error("gc", "", e))?;
+        self.collect(&root, "", older_than, &mut removed)?;
+        Ok(removed)
+    }
 }
 
 impl FsSession {
+    /// Remove temp files of puts that did not finish (a crash, a kill) and that nothing has
+    /// written to for `idle_seconds`, anywhere below the root; returns how many.
+    fn collect(&self, dir: &Descriptor, path: &str, older_than_ns: u64, removed: &mut u64) -> Result<()> {
+        let entries = dir.read_directory().map_err(|e| fs_error("gc", path, e))?;
+        while let Some(entry) = entries.read_directory_entry().map_err(|e| fs_error("gc", path, e))? {
+            match entry.type_ {
+                DescriptorType::Directory if !entry.name.starts_with('.') => {
+                    if let Ok(child) =
+                        dir.open_at(PathFlags::empty(), &entry.name, OpenFlags::DIRECTORY, DescriptorFlags::READ)
+                    {
+                        self.collect(&child, &format!("{path}{}/", entry.name), older_than_ns, removed)?;
+                    }
+                }
+                DescriptorType::RegularFile if entry.name.starts_with(TEMP_PREFIX) => {
+                    let idle = dir
+                        .stat_at(PathFlags::empty(), &entry.name)
+                        .ok()
+                        .and_then(|s| s.data_modification_timestamp)
+                        .is_some_and(|t| t.seconds * 1_000_000_000 + u64::from(t.nanoseconds) <= older_than_ns);
+                    if idle && dir.unlink_file_at(&entry.name).is_ok() {
+                        *removed += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Create the directories above a key, one segment at a time.
     fn create_parents(&self, key: &Key, parent: Option<&str>) -> Result<()> {
         let Some(parent) = parent else { return Ok(()) };

@@ -85,6 +85,10 @@ impl Store for FsRepository {
     fn delete(&self, kind: FileKind, id: &str) -> Result<()> {
         self.files.delete(&checked(kind, id)?)
     }
+
+    fn gc(&self, idle_seconds: u64) -> Result<u64> {
+        self.files.gc(idle_seconds)
+    }
 }
 
 /// The key of a file in restic's layout, refusing ids that are not what the host sends.

@@ -75,6 +75,10 @@ impl GuestSession for EvilSession {
     fn delete(&self, _key: String) -> Result<(), Error> {
         Err(refuse())
     }
+
+    fn gc(&self, _idle_seconds: u64) -> Result<u64, Error> {
+        Ok(0)
+    }
 }
 
 /// This plugin never returns a body reader.

@@ -73,6 +73,10 @@ impl GuestSession for NullSession {
     fn delete(&self, _key: String) -> Result<(), Error> {
         Ok(())
     }
+
+    fn gc(&self, _idle_seconds: u64) -> Result<u64, Error> {
+        Ok(0)
+    }
 }
 
 /// This plugin never returns a body reader.
