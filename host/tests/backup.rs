@@ -69,17 +69,10 @@ fn json(output: &[u8]) -> serde_json::Value {
 }
 
 fn restic() -> StdCommand {
-    // scripts/test.sh installs Debian's restic; without it these tests cannot say anything.
-    let mut cmd = StdCommand::new("restic");
-    cmd.env("RESTIC_PASSWORD", PASSWORD).env_remove("RESTIC_REPOSITORY").arg("--no-cache");
-    cmd
+    support::restic::command(PASSWORD)
 }
 
-fn run_ok(mut cmd: StdCommand) -> String {
-    let out = cmd.output().expect("restic is installed (scripts/test.sh installs it)");
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::restic::run_ok;
 
 #[test]
 fn backup_and_restore_round_trip_and_skip_unchanged_files() {

@@ -84,14 +84,9 @@ fn a_killed_backup_leaves_a_repository_that_checks_clean_and_backs_up_again() {
         cmd
     };
     let restic = |args: &[&str]| {
-        let out = Command::new("restic")
-            .env("RESTIC_PASSWORD", "pw")
-            .args(["--no-cache", "-r"])
-            .arg(&repo)
-            .args(args)
-            .output()
-            .expect("restic is installed (scripts/test.sh installs it)");
-        assert!(out.status.success(), "restic {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut cmd = support::restic::command("pw");
+        cmd.arg("-r").arg(&repo).args(args);
+        support::restic::run_ok(cmd);
     };
     warden(&["init"]).assert().success();
     let mut completed = 0;

@@ -32,21 +32,15 @@ fn same_files(a: &Path, b: &Path) {
 }
 
 fn restic(server: &S3Server, prefix: &str) -> Command {
-    let mut cmd = Command::new("restic");
-    cmd.env("RESTIC_PASSWORD", PASSWORD)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    let mut cmd = support::restic::command(PASSWORD);
+    cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env_remove("RESTIC_REPOSITORY")
-        .args(["--no-cache", "-r"])
+        .arg("-r")
         .arg(format!("s3:{}/{BUCKET}/{prefix}", server.endpoint()));
     cmd
 }
 
-fn ok(mut cmd: Command) -> String {
-    let out = cmd.output().expect("restic is installed (scripts/test.sh installs it)");
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::restic::run_ok as ok;
 
 #[test]
 fn a_repository_on_s3_round_trips_and_restic_reads_it_both_ways() {

@@ -14,15 +14,20 @@ use warden::plugin;
 use warden::runtime::Runtime;
 use warden::target::{Body, PutOptions, RetryPolicy, Target};
 
-fn target(proxy: &FaultProxy) -> Target {
-    let runtime = Runtime::builder().cache_dir(support::shared_cache()).build().unwrap();
-    let s3 = plugin::resolve(&runtime, "s3").unwrap();
-    let settings = BTreeMap::from([
+/// The s3 plugin's settings for the bucket behind `proxy`.
+fn settings(proxy: &FaultProxy) -> BTreeMap<String, String> {
+    BTreeMap::from([
         ("endpoint".to_string(), proxy.endpoint()),
         ("bucket".to_string(), BUCKET.to_string()),
         ("access_key_id".to_string(), ACCESS_KEY.to_string()),
         ("secret_access_key".to_string(), SECRET_KEY.to_string()),
-    ]);
+    ])
+}
+
+fn target(proxy: &FaultProxy) -> Target {
+    let runtime = Runtime::builder().cache_dir(support::shared_cache()).build().unwrap();
+    let s3 = plugin::resolve(&runtime, "s3").unwrap();
+    let settings = settings(proxy);
     let fast = RetryPolicy {
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(20),
@@ -123,13 +128,7 @@ async fn a_download_that_stalls_after_its_headers_is_stopped_not_waited_on() {
         .build()
         .unwrap();
     let s3 = plugin::resolve(&runtime, "s3").unwrap();
-    let settings = BTreeMap::from([
-        ("endpoint".to_string(), proxy.endpoint()),
-        ("bucket".to_string(), BUCKET.to_string()),
-        ("access_key_id".to_string(), ACCESS_KEY.to_string()),
-        ("secret_access_key".to_string(), SECRET_KEY.to_string()),
-    ]);
-    let t = Target::open(&runtime, s3, "stalling", &settings).unwrap();
+    let t = Target::open(&runtime, s3, "stalling", &settings(&proxy)).unwrap();
     let data = bytes(1 << 20);
     t.put("k", Body::Bytes(data.clone().into()), PutOptions::default()).await.unwrap();
     proxy.script([Fault::StallAfterHead(Duration::from_secs(60))]);

@@ -26,56 +26,42 @@ wasmtime::component::bindgen!({
     },
 });
 
-/// The store world (types and log shared with the target world's bindings).
+/// Bindings for one more world of the package, sharing `types` and `log` (and so their Rust
+/// types and linker entries) with the target world's.
+macro_rules! kind_world {
+    ($world:literal) => {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: $world,
+            exports: { default: async },
+            with: {
+                "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
+                "wasi:io/streams": wasmtime_wasi::p2::bindings::io::streams,
+                "wasi:io/error": wasmtime_wasi::p2::bindings::io::error,
+                "warden:plugin/types": super::warden::plugin::types,
+                "warden:plugin/log": super::warden::plugin::log,
+            },
+        });
+    };
+}
+
+/// The store world.
 pub mod store {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "warden:plugin/store-plugin",
-        exports: { default: async },
-        with: {
-            "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
-            "wasi:io/streams": wasmtime_wasi::p2::bindings::io::streams,
-            "wasi:io/error": wasmtime_wasi::p2::bindings::io::error,
-            "warden:plugin/types": super::warden::plugin::types,
-            "warden:plugin/log": super::warden::plugin::log,
-        },
-    });
+    kind_world!("warden:plugin/store-plugin");
 
     pub use self::exports::warden::plugin::store::{FileBody, FileInfo, FileKind};
 }
 
-/// The importer world (types and log shared with the target world's bindings).
+/// The importer world.
 pub mod importer {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "warden:plugin/importer-plugin",
-        exports: { default: async },
-        with: {
-            "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
-            "wasi:io/streams": wasmtime_wasi::p2::bindings::io::streams,
-            "wasi:io/error": wasmtime_wasi::p2::bindings::io::error,
-            "warden:plugin/types": super::warden::plugin::types,
-            "warden:plugin/log": super::warden::plugin::log,
-        },
-    });
+    kind_world!("warden:plugin/importer-plugin");
 
     pub use self::exports::warden::plugin::importer::{Entry, EntryError, EntryKind, ScanItem};
 }
 
-/// The exporter world (types and log shared with the target world's bindings).
+/// The exporter world.
 pub mod exporter {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "warden:plugin/exporter-plugin",
-        exports: { default: async },
-        with: {
-            "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
-            "wasi:io/streams": wasmtime_wasi::p2::bindings::io::streams,
-            "wasi:io/error": wasmtime_wasi::p2::bindings::io::error,
-            "warden:plugin/types": super::warden::plugin::types,
-            "warden:plugin/log": super::warden::plugin::log,
-        },
-    });
+    kind_world!("warden:plugin/exporter-plugin");
 
     pub use self::exports::warden::plugin::exporter::Metadata;
 }

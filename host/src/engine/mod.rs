@@ -140,11 +140,18 @@ impl rustic_core::ProgressBars for SharedBars {
     }
 }
 
+/// The repository at `files` (not yet opened), and whether one exists there.
+fn existing(files: &Arc<dyn RepoFiles>, options: &EngineOptions, op: &'static str) -> Result<(Repository<()>, bool)> {
+    let repo = repository(files, options)?;
+    let exists = repo.config_id().map_err(|e| engine_error(&files.location(), op, e))?.is_some();
+    Ok((repo, exists))
+}
+
 /// Create a new repository protected by `password`.
 pub fn init(files: &Arc<dyn RepoFiles>, password: &str, options: &EngineOptions) -> Result<Repo> {
-    let repo = repository(files, options)?;
+    let (repo, exists) = existing(files, options, "init")?;
     let name = files.location();
-    if repo.config_id().map_err(|e| engine_error(&name, "init", e))?.is_some() {
+    if exists {
         return Err(Error::Repository {
             repo: name,
             op: "init",
@@ -163,9 +170,9 @@ pub fn init(files: &Arc<dyn RepoFiles>, password: &str, options: &EngineOptions)
 
 /// Open an existing repository with `password`.
 pub fn open(files: &Arc<dyn RepoFiles>, password: &str, options: &EngineOptions) -> Result<Repo> {
-    let repo = repository(files, options)?;
+    let (repo, exists) = existing(files, options, "open")?;
     let name = files.location();
-    if repo.config_id().map_err(|e| engine_error(&name, "open", e))?.is_none() {
+    if !exists {
         return Err(Error::Repository {
             repo: name,
             op: "open",

@@ -9,6 +9,7 @@ use assert_cmd::Command;
 pub mod fault_proxy;
 pub mod http_server;
 pub mod moto;
+pub mod restic;
 pub mod s3_server;
 
 /// A scratch world for one test: config, cache and data directories under one temp dir.
