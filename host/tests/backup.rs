@@ -476,3 +476,29 @@ fn a_repository_under_a_prefix_of_an_fs_target_goes_through_the_layout_adapter()
         c
     });
 }
+
+#[test]
+fn excludes_leave_out_names_anywhere_and_whole_directories_by_path() {
+    let w = World::new();
+    let (source, repo) = (w.path("source"), w.path("repo"));
+    make_tree(&source);
+    World::repo_cmd(&w, &repo).arg("init").assert().success();
+    let run = World::repo_cmd(&w, &repo)
+        .args(["--json", "backup", "--exclude", "note-1*.txt", "--exclude"])
+        .arg(source.join("docs/deep").display().to_string())
+        .arg(&source)
+        .assert()
+        .success();
+    // 55 files, less ten note-1x.txt and the one under docs/deep.
+    assert_eq!(json(&run.get_output().stdout)["files_new"], 44);
+    let ls = World::repo_cmd(&w, &repo).args(["ls", "latest"]).assert().success();
+    let listing = String::from_utf8_lossy(&ls.get_output().stdout).into_owned();
+    assert!(!listing.contains("note-1") && !listing.contains("docs/deep"), "{listing}");
+    assert!(listing.contains("note-2") && listing.contains("big.bin"), "{listing}");
+    World::repo_cmd(&w, &repo)
+        .args(["backup", "--exclude", "[unclosed"])
+        .arg(&source)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("is not a valid pattern"));
+}

@@ -63,6 +63,11 @@ pub enum RepoCommand {
         /// The host name to record (default: this machine's).
         #[arg(long)]
         host: Option<String>,
+        /// Leave out what matches this glob (repeat for several): with a `/` it matches the
+        /// absolute path (`/home/*/.cache`), without one a name at any depth (`*.tmp`,
+        /// `node_modules`); an excluded directory goes with everything in it.
+        #[arg(long = "exclude", short = 'e', value_name = "PATTERN")]
+        excludes: Vec<String>,
         /// The importer plugin that reads the paths (a name or a .wasm file).
         #[arg(long, default_value = "fs", value_name = "PLUGIN")]
         source_plugin: String,
@@ -163,9 +168,9 @@ pub async fn run(env: &Env, cmd: RepoCommand) -> anyhow::Result<ExitCode> {
     let repo = &env.repo;
     match cmd {
         RepoCommand::Init => init(env, repo).await,
-        RepoCommand::Backup { paths, tags, host, source_plugin, source_settings } => {
+        RepoCommand::Backup { paths, tags, host, excludes, source_plugin, source_settings } => {
             let plugin = PluginChoice { name: source_plugin, settings: source_settings };
-            backup(env, repo, paths, BackupOptions { tags, host }, &plugin).await
+            backup(env, repo, paths, BackupOptions { tags, host, excludes }, &plugin).await
         }
         RepoCommand::Snapshots => snapshots(env, repo).await,
         RepoCommand::Ls { snapshot } => ls(env, repo, snapshot).await,

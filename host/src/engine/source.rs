@@ -18,13 +18,51 @@ use crate::importer::{Entry, EntryKind, FileReader, Importer, ScanCursor, ScanIt
 const GO_MODE_DIR: u32 = 1 << 31;
 const GO_MODE_SYMLINK: u32 = 1 << 27;
 
-/// What to record in the snapshot.
+/// What to back up and record in the snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct BackupOptions {
     /// Tags.
     pub tags: Vec<String>,
     /// The host name to record (default: this machine's).
     pub host: Option<String>,
+    /// Glob patterns of entries to leave out, as restic takes them: a pattern with a `/`
+    /// matches the whole absolute path, one without matches a name at any depth; a
+    /// directory that matches is left out with everything in it.
+    pub excludes: Vec<String>,
+}
+
+/// The compiled exclude patterns.
+struct Excludes {
+    by_path: globset::GlobSet,
+    by_name: globset::GlobSet,
+}
+
+impl Excludes {
+    fn new(patterns: &[String]) -> Result<Excludes> {
+        let (mut by_path, mut by_name) = (globset::GlobSetBuilder::new(), globset::GlobSetBuilder::new());
+        for pattern in patterns {
+            let glob = globset::GlobBuilder::new(pattern.trim_end_matches('/'))
+                .literal_separator(true)
+                .build()
+                .map_err(|e| Error::Repository {
+                    repo: String::new(),
+                    op: "backup",
+                    class: crate::error::ErrorClass::InvalidInput,
+                    detail: format!("--exclude {pattern:?} is not a valid pattern: {e}"),
+                })?;
+            if pattern.trim_end_matches('/').contains('/') {
+                by_path.add(glob)
+            } else {
+                by_name.add(glob)
+            };
+        }
+        let build = |b: globset::GlobSetBuilder| b.build().unwrap_or_else(|_| globset::GlobSet::empty());
+        Ok(Excludes { by_path: build(by_path), by_name: build(by_name) })
+    }
+
+    fn excludes(&self, path: &Path) -> bool {
+        self.by_path.is_match(path) || path.file_name().is_some_and(|n| self.by_name.is_match(n))
+    }
 }
 
 /// An entry that is not in the snapshot, or not whole, and why.
@@ -78,7 +116,11 @@ pub fn backup(repo: Repo, sources: Vec<(PathBuf, Importer)>, options: &BackupOpt
     }
     let snap = snap_opts.to_snapshot().map_err(|e| engine_error(&name, "backup", e))?;
     let shared = SharedState::default();
-    let source = PluginSource { sources, shared: shared.clone() };
+    let excludes = Arc::new(Excludes::new(&options.excludes).map_err(|e| match e {
+        Error::Repository { op, class, detail, .. } => Error::Repository { repo: name.clone(), op, class, detail },
+        other => other,
+    })?);
+    let source = PluginSource { sources, shared: shared.clone(), excludes };
     let repo = repo.to_indexed_ids().map_err(|e| engine_error(&name, "backup", e))?;
     let result = repo.archive(&rustic_core::BackupOptions::default(), &source, snap, &paths);
     let mut shared = std::mem::take(&mut *lock(&shared));
@@ -101,6 +143,7 @@ pub fn backup(repo: Repo, sources: Vec<(PathBuf, Importer)>, options: &BackupOpt
 struct PluginSource {
     sources: Vec<(PathBuf, Importer)>,
     shared: SharedState,
+    excludes: Arc<Excludes>,
 }
 
 impl ReadSource for PluginSource {
@@ -139,6 +182,8 @@ impl ReadSource for PluginSource {
             batch: VecDeque::new(),
             order: OrderCheck::default(),
             shared: self.shared.clone(),
+            excludes: self.excludes.clone(),
+            skipping: None,
         }
     }
 }
@@ -207,6 +252,9 @@ pub struct ScanIter {
     batch: VecDeque<ScanItem>,
     order: OrderCheck,
     shared: SharedState,
+    excludes: Arc<Excludes>,
+    /// An excluded directory whose contents are being skipped (its relative path + `/`).
+    skipping: Option<String>,
 }
 
 impl ScanIter {
@@ -238,6 +286,16 @@ impl Iterator for ScanIter {
                         if let Err(detail) = self.order.check(&root, &entry) {
                             let plugin = importer.plugin().name().to_string();
                             return self.fail(Error::Contract { plugin, op: "scan", detail });
+                        }
+                        if self.skipping.as_deref().is_some_and(|dir| entry.path.starts_with(dir)) {
+                            continue;
+                        }
+                        self.skipping = None;
+                        if !entry.path.is_empty() && self.excludes.excludes(&join(&root, &entry.path)) {
+                            if entry.kind == EntryKind::Directory {
+                                self.skipping = Some(format!("{}/", entry.path));
+                            }
+                            continue;
                         }
                         match to_node(&root, &entry) {
                             Some((path, node)) => {
