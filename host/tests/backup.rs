@@ -107,7 +107,7 @@ fn backup_and_restore_round_trip_and_skip_unchanged_files() {
     assert!(listing.contains(&format!("{}\n", source.join("docs/deep/er/élan.txt").display())), "{listing}");
 
     let dest = w.path("restored");
-    World::repo_cmd(&w, &repo).arg("restore").arg("latest").arg(&dest).assert().success();
+    World::repo_cmd(&w, &repo).args(["restore", "--verify", "latest"]).arg(&dest).assert().success();
     assert_eq!(snapshot_of(&restored(&dest, &source)), snapshot_of(&source));
 
     // A part of the first snapshot, by id prefix: its contents land in the destination (as
@@ -501,4 +501,30 @@ fn excludes_leave_out_names_anywhere_and_whole_directories_by_path() {
         .assert()
         .code(4)
         .stderr(predicate::str::contains("is not a valid pattern"));
+}
+
+#[test]
+fn restore_verify_catches_a_destination_that_does_not_keep_what_it_is_given() {
+    let w = World::new();
+    let (source, repo) = (w.path("source"), w.path("repo"));
+    make_tree(&source);
+    World::repo_cmd(&w, &repo).arg("init").assert().success();
+    World::repo_cmd(&w, &repo).arg("backup").arg(&source).assert().success();
+    let plugin = support::test_plugin("warden_plugin_hostile_importer");
+    let restore = |dest: &Path, verify: bool| {
+        let mut cmd = World::repo_cmd(&w, &repo);
+        cmd.arg("restore").arg(format!("latest:{}", source.join("docs").display())).arg(dest);
+        cmd.arg("--dest-plugin").arg(&plugin).args(["--dest-set", "mode=corrupt-write"]);
+        if verify {
+            cmd.arg("--verify");
+        }
+        cmd.assert()
+    };
+    // Without --verify the damage goes unseen (the plugin said it wrote the files) ...
+    restore(&w.path("unverified"), false).success();
+    // ... with it, every damaged file is named.
+    let run = restore(&w.path("verified"), true).failure();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("differs from what was restored into it"), "{stderr}");
+    assert!(stderr.contains("note-00.txt"), "{stderr}");
 }

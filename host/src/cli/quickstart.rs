@@ -56,7 +56,8 @@ pub async fn run(env: &Env, args: QuickstartArgs) -> anyhow::Result<ExitCode> {
         std::fs::remove_dir_all(&restored).with_context(|| format!("clearing {}", restored.display()))?;
     }
     let restore =
-        repo_cmd::restore_report(env, &repo, id.clone(), restored.clone(), &repo_cmd::PluginChoice::fs()).await?;
+        repo_cmd::restore_report(env, &repo, id.clone(), restored.clone(), &repo_cmd::PluginChoice::fs(), false)
+            .await?;
     // The snapshot holds the source under its absolute path.
     let copy = restored.join(source.strip_prefix("/").unwrap_or(&source));
     let differences = compare(&source, &copy)?;

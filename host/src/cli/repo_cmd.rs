@@ -104,6 +104,10 @@ pub enum RepoCommand {
         /// A setting for the exporter, KEY=VALUE (its `path` is DEST); repeat for several.
         #[arg(long = "dest-set", value_name = "KEY=VALUE", value_parser = super::parse_setting)]
         dest_settings: Vec<(String, String)>,
+        /// Read every restored file back from DEST and check it is what was written (costs a
+        /// second read of everything; content is authenticated as it is restored anyway).
+        #[arg(long)]
+        verify: bool,
     },
     /// Remove snapshots by a retention policy (restic's rules, per host and paths).
     ///
@@ -174,9 +178,9 @@ pub async fn run(env: &Env, cmd: RepoCommand) -> anyhow::Result<ExitCode> {
         }
         RepoCommand::Snapshots => snapshots(env, repo).await,
         RepoCommand::Ls { snapshot } => ls(env, repo, snapshot).await,
-        RepoCommand::Restore { snapshot, dest, dest_plugin, dest_settings } => {
+        RepoCommand::Restore { snapshot, dest, dest_plugin, dest_settings, verify } => {
             let plugin = PluginChoice { name: dest_plugin, settings: dest_settings };
-            restore(env, repo, snapshot, dest, &plugin).await
+            restore(env, repo, snapshot, dest, &plugin, verify).await
         }
         RepoCommand::Check { read_data } => check(env, repo, read_data).await,
         RepoCommand::Forget {
@@ -587,6 +591,7 @@ pub(crate) async fn restore_report(
     snapshot: String,
     dest: PathBuf,
     dest_plugin: &PluginChoice,
+    verify: bool,
 ) -> anyhow::Result<RestoreReport> {
     std::fs::create_dir_all(&dest)
         .map_err(|e| warden::Error::io("the restore destination cannot be created", dest.clone(), e))?;
@@ -595,7 +600,8 @@ pub(crate) async fn restore_report(
     let exporter = Exporter::open(&env.runtime, plugin, &dest.display().to_string(), &settings)?;
     let repo = open_repo(env, args).await?;
     let handle = tokio::runtime::Handle::current();
-    blocking(move || Ok(engine::restore(repo, &snapshot, &exporter, &handle)?)).await
+    let options = engine::RestoreOptions { verify_in: verify.then(|| dest.clone()) };
+    blocking(move || Ok(engine::restore(repo, &snapshot, &exporter, &handle, &options)?)).await
 }
 
 async fn restore(
@@ -604,10 +610,11 @@ async fn restore(
     snapshot: String,
     dest: PathBuf,
     dest_plugin: &PluginChoice,
+    verify: bool,
 ) -> anyhow::Result<ExitCode> {
     let dest = std::path::absolute(&dest).with_context(|| format!("resolving {}", dest.display()))?;
     let started = std::time::Instant::now();
-    let report = restore_report(env, args, snapshot, dest.clone(), dest_plugin).await?;
+    let report = restore_report(env, args, snapshot, dest.clone(), dest_plugin, verify).await?;
     let elapsed = started.elapsed();
     if env.json {
         output::json(&json!({ "destination": dest, "report": report, "seconds": elapsed.as_secs_f64() }))?;

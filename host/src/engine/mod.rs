@@ -22,7 +22,7 @@ use rustic_core::{
 
 use backend::{FileKind, RusticBackend};
 pub use backend::{RepoFiles, StoreBackend, TargetBackend};
-pub use restore::{RestoreReport, restore};
+pub use restore::{RestoreOptions, RestoreReport, restore};
 pub use source::{BackupOptions, BackupReport, SourceFailure, backup};
 
 use crate::error::{Error, ErrorClass, Result};

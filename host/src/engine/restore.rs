@@ -5,12 +5,13 @@
 use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use rustic_core::repofile::{Node, NodeType};
 use rustic_core::{IndexedFullStatus, LsOptions, Repository};
+use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -43,9 +44,23 @@ pub struct RestoreReport {
     pub failures: Vec<(PathBuf, String)>,
 }
 
+/// How to restore.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// Read every file back from this local directory (where the exporter writes) after it
+    /// is written, and compare it with what was sent (SHA-256): `restore --verify`.
+    pub verify_in: Option<PathBuf>,
+}
+
 /// Restore `snap_path` (`ID[:PATH]`, `latest[:PATH]`, a unique id prefix) from `repo` into
 /// `exporter`. Failures of single entries are collected in the report; the restore goes on.
-pub fn restore(repo: Repo, snap_path: &str, exporter: &Exporter, runtime: &Handle) -> Result<RestoreReport> {
+pub fn restore(
+    repo: Repo,
+    snap_path: &str,
+    exporter: &Exporter,
+    runtime: &Handle,
+    options: &RestoreOptions,
+) -> Result<RestoreReport> {
     let name = repo.name().to_string();
     let _lock = repo.lock(false)?;
     let progress = repo.progress(rustic_core::ProgressType::Bytes, "restoring");
@@ -102,9 +117,19 @@ pub fn restore(repo: Repo, snap_path: &str, exporter: &Exporter, runtime: &Handl
                 };
                 let exporter = exporter.clone();
                 let meta = metadata(&node);
+                let sent = Arc::new(Mutex::new(Sha256::new()));
+                let verify = options.verify_in.as_ref().map(|dir| (dir.join(&relative), sent.clone()));
+                let body: Box<dyn Read + Send> =
+                    if verify.is_some() { Box::new(Hashing { inner: body, hash: sent }) } else { body };
                 let task = runtime.spawn(async move {
                     exporter.store_file(&relative, body, size).await?;
-                    exporter.set_metadata(&relative, meta).await
+                    exporter.set_metadata(&relative, meta).await?;
+                    match verify {
+                        Some((written, sent)) => tokio::task::spawn_blocking(move || read_back(&written, &sent))
+                            .await
+                            .map_err(|e| Error::io("verifying a restored file", "-", std::io::Error::other(e)))?,
+                        None => Ok(()),
+                    }
                 });
                 in_flight.push_back((path, size, task));
             }
@@ -193,6 +218,53 @@ fn content(repo: &Arc<Indexed>, node: &Node) -> Result<Box<dyn Read + Send>> {
         }
     });
     Ok(Box::new(checked(ChannelReader { rx, current: Bytes::new() }, size)))
+}
+
+/// Feeds what passes into a hash, to compare with what was written.
+struct Hashing {
+    inner: Box<dyn Read + Send>,
+    hash: Arc<Mutex<Sha256>>,
+}
+
+impl Read for Hashing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.lock().unwrap_or_else(|p| p.into_inner()).update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Read a restored file back and compare it with what was sent.
+fn read_back(written: &Path, sent: &Mutex<Sha256>) -> Result<()> {
+    let expected = sent.lock().unwrap_or_else(|p| p.into_inner()).clone().finalize();
+    let mut file = std::fs::File::open(written).map_err(|e| Error::io("reading a restored file back", written, e))?;
+    let mut hash = Sha256::new();
+    std::io::copy(&mut file, &mut HashWriter(&mut hash))
+        .map_err(|e| Error::io("reading a restored file back", written, e))?;
+    if hash.finalize() != expected {
+        return Err(Error::Repository {
+            repo: String::new(),
+            op: "restore --verify",
+            class: crate::error::ErrorClass::Corrupt,
+            detail: format!(
+                "{} differs from what was restored into it: the destination did not keep it as written",
+                written.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Fails the read if the content is not exactly `size` bytes: a short file is never reported

@@ -8,10 +8,15 @@
 //! - `wrong-size`: `a.txt` is announced one byte longer than it is;
 //! - `write`: tries to write into its directory (the grant is read-only) and reports it;
 //! - anything else: a correct importer.
+//!
+//! As an exporter it writes files as told, except with `mode = "corrupt-write"`, where it
+//! flips a bit in every file it stores (a destination that does not keep what it is given).
 
+use std::io::Read;
 use warden_sdk::wasip2::filesystem::types::{Descriptor, DescriptorFlags, OpenFlags, PathFlags};
 use warden_sdk::wasip2::io::streams::InputStream;
-use warden_sdk::{Config, Entry, EntryKind, Error, Importer, Result, Scan, ScanItem};
+
+use warden_sdk::{Body, Config, Entry, EntryKind, Error, Exporter, Importer, Metadata, Result, Scan, ScanItem};
 
 struct Source {
     root: Descriptor,
@@ -24,7 +29,59 @@ struct Walk {
     mode: String,
 }
 
-warden_sdk::export_plugin!(importer: Source);
+warden_sdk::export_plugin!(importer: Source, exporter: Destination);
+
+struct Destination {
+    root: Descriptor,
+    corrupt: bool,
+}
+
+impl Exporter for Destination {
+    fn open(config: Config) -> Result<Self> {
+        Ok(Destination {
+            root: warden_sdk::preopened_dir("path")?,
+            corrupt: config.get("mode") == Some("corrupt-write"),
+        })
+    }
+
+    fn origin(&self) -> String {
+        "hostile exporter".into()
+    }
+
+    fn create_directory(&self, path: &str) -> Result<()> {
+        match self.root.create_directory_at(path) {
+            Ok(()) | Err(warden_sdk::wasip2::filesystem::types::ErrorCode::Exist) => Ok(()),
+            Err(e) => Err(Error::other(format!("{path}: {e:?}"))),
+        }
+    }
+
+    fn store_file(&self, path: &str, mut body: Body<'_>, _size: u64) -> Result<()> {
+        let mut bytes = Vec::new();
+        body.read_to_end(&mut bytes).map_err(|e| Error::other(e.to_string()))?;
+        if self.corrupt && !bytes.is_empty() {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 1;
+        }
+        let file = self
+            .root
+            .open_at(PathFlags::empty(), path, OpenFlags::CREATE | OpenFlags::TRUNCATE, DescriptorFlags::WRITE)
+            .map_err(|e| Error::other(format!("{path}: {e:?}")))?;
+        let mut offset = 0;
+        while offset < bytes.len() {
+            let n = file.write(&bytes[offset..], offset as u64).map_err(|e| Error::other(format!("{path}: {e:?}")))?;
+            offset += n as usize;
+        }
+        Ok(())
+    }
+
+    fn create_symlink(&self, path: &str, target: &str) -> Result<()> {
+        self.root.symlink_at(target, path).map_err(|e| Error::other(format!("{path}: {e:?}")))
+    }
+
+    fn set_metadata(&self, _path: &str, _metadata: Metadata) -> Result<()> {
+        Ok(())
+    }
+}
 
 const FILES: [&str; 3] = ["a.txt", "b.bad", "c.txt"];
 
