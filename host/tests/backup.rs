@@ -528,3 +528,38 @@ fn restore_verify_catches_a_destination_that_does_not_keep_what_it_is_given() {
     assert!(stderr.contains("differs from what was restored into it"), "{stderr}");
     assert!(stderr.contains("note-00.txt"), "{stderr}");
 }
+
+#[test]
+fn a_stream_on_stdin_is_backed_up_as_one_file_that_restic_restores_whole() {
+    let w = World::new();
+    let repo = w.path("repo");
+    World::repo_cmd(&w, &repo).arg("init").assert().success();
+    let dump = pattern(3 << 20, 77);
+    World::repo_cmd(&w, &repo)
+        .args(["backup", "--stdin", "--stdin-filename", "db.sql"])
+        .write_stdin(dump.clone())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("stdin as /db.sql"));
+    World::repo_cmd(&w, &repo).args(["ls", "latest"]).assert().success().stdout(predicate::str::contains("/db.sql"));
+    let dest = w.path("restored");
+    World::repo_cmd(&w, &repo).args(["restore", "latest:/db.sql"]).arg(&dest).assert().success();
+    assert_eq!(std::fs::read(dest.join("db.sql")).unwrap(), dump);
+    // restic agrees on the content and the size.
+    let mut dump_cmd = restic();
+    dump_cmd.arg("-r").arg(&repo).args(["dump", "latest", "/db.sql"]);
+    let out = dump_cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, dump);
+    let by_restic = w.path("by-restic");
+    run_ok({
+        let mut c = restic();
+        c.arg("-r").arg(&repo).args(["restore", "latest", "--target"]).arg(&by_restic);
+        c
+    });
+    assert_eq!(std::fs::read(by_restic.join("db.sql")).unwrap(), dump);
+    // Nothing of the stream is left in the spool.
+    let spool = support::shared_cache().join("spool");
+    let left: Vec<_> = std::fs::read_dir(&spool).map(|d| d.filter_map(|e| e.ok()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "the spool kept {left:?}");
+}

@@ -54,9 +54,18 @@ pub enum RepoCommand {
     /// saved without them, and they are listed).
     #[command(verbatim_doc_comment)]
     Backup {
-        /// Files or directories to back up.
-        #[arg(required = true)]
+        /// Directories to back up.
+        #[arg(required_unless_present = "stdin")]
         paths: Vec<PathBuf>,
+        /// Back up what arrives on stdin as one file (`pg_dump db | warden backup --stdin
+        /// --stdin-filename db.sql`). The stream is first spooled to a private temp file in
+        /// the cache directory (it needs that much free space), so the snapshot records its
+        /// exact size.
+        #[arg(long, conflicts_with = "paths")]
+        stdin: bool,
+        /// The file's name (or absolute path) in the snapshot, with --stdin.
+        #[arg(long, default_value = "stdin", value_name = "NAME", requires = "stdin")]
+        stdin_filename: String,
         /// A tag for the snapshot; repeat for several.
         #[arg(long = "tag", value_name = "TAG")]
         tags: Vec<String>,
@@ -172,9 +181,13 @@ pub async fn run(env: &Env, cmd: RepoCommand) -> anyhow::Result<ExitCode> {
     let repo = &env.repo;
     match cmd {
         RepoCommand::Init => init(env, repo).await,
-        RepoCommand::Backup { paths, tags, host, excludes, source_plugin, source_settings } => {
+        RepoCommand::Backup { paths, stdin, stdin_filename, tags, host, excludes, source_plugin, source_settings } => {
             let plugin = PluginChoice { name: source_plugin, settings: source_settings };
-            backup(env, repo, paths, BackupOptions { tags, host, excludes }, &plugin).await
+            let options = BackupOptions { tags, host, excludes, single_file: None };
+            if stdin {
+                return backup_stdin(env, repo, &stdin_filename, options).await;
+            }
+            backup(env, repo, paths, options, &plugin).await
         }
         RepoCommand::Snapshots => snapshots(env, repo).await,
         RepoCommand::Ls { snapshot } => ls(env, repo, snapshot).await,
@@ -741,6 +754,51 @@ async fn unlock(env: &Env, args: &RepoArgs, all: bool) -> anyhow::Result<ExitCod
         output::json(&json!({ "removed": removed }))?;
     } else {
         println!("removed {removed} locks");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `backup --stdin`: spool the stream into a private temp file, back that file up through
+/// the fs importer, and record it at `name`.
+async fn backup_stdin(env: &Env, args: &RepoArgs, name: &str, mut options: BackupOptions) -> anyhow::Result<ExitCode> {
+    let recorded = if name.starts_with('/') { PathBuf::from(name) } else { PathBuf::from("/").join(name) };
+    let file_name = recorded
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .with_context(|| format!("--stdin-filename {name:?} names no file"))?
+        .to_string();
+    let spool_root = env.cache_dir.clone().unwrap_or_else(std::env::temp_dir).join("spool");
+    std::fs::create_dir_all(&spool_root).with_context(|| format!("creating {}", spool_root.display()))?;
+    let spool =
+        tempfile::Builder::new().prefix("stdin-").tempdir_in(&spool_root).context("creating the spool directory")?;
+    let path = spool.path().join(&file_name);
+    let copied = {
+        let mut file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        let mut stdin = std::io::stdin().lock();
+        std::io::copy(&mut stdin, &mut file).context("reading stdin")?
+    };
+    options.single_file = Some((file_name, recorded.clone()));
+    let started = std::time::Instant::now();
+    let report = backup_report(env, args, vec![spool.path().to_path_buf()], options, &PluginChoice::fs()).await?;
+    let id = report.snapshot.id.to_hex().to_string();
+    if env.json {
+        output::json(
+            &json!({ "snapshot": id, "path": recorded, "bytes": copied, "seconds": started.elapsed().as_secs_f64() }),
+        )?;
+    } else {
+        println!("snapshot {} saved: stdin as {} ({})", &id[..8], recorded.display(), output::bytes(copied));
+    }
+    if !report.failures.is_empty() {
+        for f in &report.failures {
+            eprintln!("not backed up: {}: {}", f.path.display(), f.reason);
+        }
+        return Ok(ExitCode::from(7));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,9 @@ pub struct BackupOptions {
     /// matches the whole absolute path, one without matches a name at any depth; a
     /// directory that matches is left out with everything in it.
     pub excludes: Vec<String>,
+    /// Back up only the file of this name in the (one) source, and record it at this
+    /// absolute path (`--stdin-filename`: the stream was spooled into that file).
+    pub single_file: Option<(String, PathBuf)>,
 }
 
 /// The compiled exclude patterns.
@@ -108,7 +111,13 @@ pub fn backup(repo: Repo, sources: Vec<(PathBuf, Importer)>, options: &BackupOpt
     let repo = repo.into_inner();
     let mut sources = sources;
     sources.sort_by(|a, b| a.0.cmp(&b.0));
-    let paths: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
+    let mut paths: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
+    let mut rustic_options = rustic_core::BackupOptions::default();
+    if let Some((file, recorded_as)) = &options.single_file {
+        // rustic_core strips the backed-up path from each entry's and puts `as_path` first.
+        paths = paths.iter().map(|p| p.join(file)).collect();
+        rustic_options.as_path = Some(recorded_as.clone());
+    }
     let mut snap_opts = SnapshotOptions::default();
     snap_opts.host = options.host.clone();
     for tag in &options.tags {
@@ -120,9 +129,10 @@ pub fn backup(repo: Repo, sources: Vec<(PathBuf, Importer)>, options: &BackupOpt
         Error::Repository { op, class, detail, .. } => Error::Repository { repo: name.clone(), op, class, detail },
         other => other,
     })?);
-    let source = PluginSource { sources, shared: shared.clone(), excludes };
+    let only = options.single_file.as_ref().map(|(file, _)| file.clone());
+    let source = PluginSource { sources, shared: shared.clone(), excludes, only };
     let repo = repo.to_indexed_ids().map_err(|e| engine_error(&name, "backup", e))?;
-    let result = repo.archive(&rustic_core::BackupOptions::default(), &source, snap, &paths);
+    let result = repo.archive(&rustic_options, &source, snap, &paths);
     let mut shared = std::mem::take(&mut *lock(&shared));
     let snapshot = result.map_err(|e| engine_error(&name, "backup", e))?;
     if let Some(fatal) = shared.fatal.take() {
@@ -144,6 +154,7 @@ struct PluginSource {
     sources: Vec<(PathBuf, Importer)>,
     shared: SharedState,
     excludes: Arc<Excludes>,
+    only: Option<String>,
 }
 
 impl ReadSource for PluginSource {
@@ -184,6 +195,7 @@ impl ReadSource for PluginSource {
             shared: self.shared.clone(),
             excludes: self.excludes.clone(),
             skipping: None,
+            only: self.only.clone(),
         }
     }
 }
@@ -255,6 +267,8 @@ pub struct ScanIter {
     excludes: Arc<Excludes>,
     /// An excluded directory whose contents are being skipped (its relative path + `/`).
     skipping: Option<String>,
+    /// Only this entry (relative path) goes into the snapshot.
+    only: Option<String>,
 }
 
 impl ScanIter {
@@ -286,6 +300,9 @@ impl Iterator for ScanIter {
                         if let Err(detail) = self.order.check(&root, &entry) {
                             let plugin = importer.plugin().name().to_string();
                             return self.fail(Error::Contract { plugin, op: "scan", detail });
+                        }
+                        if self.only.as_ref().is_some_and(|only| *only != entry.path) {
+                            continue;
                         }
                         if self.skipping.as_deref().is_some_and(|dir| entry.path.starts_with(dir)) {
                             continue;
