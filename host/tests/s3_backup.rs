@@ -125,9 +125,11 @@ fn a_repository_named_by_url_finds_its_plugin_and_takes_secrets_only_from_the_en
     warden(&url).arg("backup").arg(&source).assert().success();
     assert!(server.bucket_dir().join("by-url/config").is_file());
     warden(&url).arg("snapshots").assert().success().stdout(predicate::str::contains("1 snapshots"));
-    // The secret never travels in the URL, and never shows in the output.
-    let run = warden(&url).arg("snapshots").assert();
-    assert!(!String::from_utf8_lossy(&run.get_output().stdout).contains(SECRET_KEY));
+    // The secret never travels in the URL, and never shows in the output, trace logs included.
+    let run = warden(&url).args(["-vvv", "backup"]).arg(&source).assert().success();
+    for output in [&run.get_output().stdout, &run.get_output().stderr] {
+        assert!(!String::from_utf8_lossy(output).contains(SECRET_KEY), "the secret leaked");
+    }
     warden(&format!("{url}&secret_access_key=leak"))
         .arg("snapshots")
         .assert()
