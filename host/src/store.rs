@@ -120,8 +120,9 @@ impl Store {
             .await
     }
 
-    /// Read a file, or a range of it, into memory; the plugin's promised length is checked.
-    pub async fn get(&self, kind: FileKind, id: &str, range: Option<ByteRange>) -> Result<Vec<u8>> {
+    /// Read a file, or a range of it, into memory; the plugin's promised length is checked,
+    /// and refused past `limit` before anything is read.
+    pub async fn get(&self, kind: FileKind, id: &str, range: Option<ByteRange>, limit: u64) -> Result<Vec<u8>> {
         let name = file_name(kind, id);
         let plugin = self.pool.plugin.name().to_string();
         let got = self
@@ -133,6 +134,18 @@ impl Store {
                     let g = inst.bindings.store().repository();
                     let fut = g.call_get(&mut inst.store, inst.session, kind, &id, range.map(Into::into));
                     let file = watched(w, fut)??.map_err(CallError::Plugin)?;
+                    let promised_too_much = range.and_then(|r| r.length).is_some_and(|l| file.length > l);
+                    if file.length > limit || promised_too_much {
+                        let _ = inst.store.data_mut().table.delete(file.body);
+                        return Err(CallError::Host(Error::Contract {
+                            plugin: plugin.clone(),
+                            op: "get",
+                            detail: format!(
+                                "it promised {} bytes for {name}, more than was asked or such a file can be",
+                                file.length
+                            ),
+                        }));
+                    }
                     let mut sink = Vec::new();
                     let (moved, idle) = watch_of(&inst.store);
                     let mut out = CountingWriter { inner: &mut sink, written: 0 };

@@ -237,3 +237,20 @@ async fn a_read_only_grant_allows_no_change_at_all() {
     assert_eq!(names, ["existing"]);
     assert_eq!(std::fs::read_to_string(dir.path().join("existing")).unwrap(), "keep me");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_file_claiming_a_petabyte_is_refused_before_it_is_read() {
+    use warden::engine::{RepoFiles, TargetBackend};
+    use warden::store::FileKind;
+    let s = setup(Limits::default());
+    let files = TargetBackend::new(s.target.clone(), "", tokio::runtime::Handle::current());
+    let started = Instant::now();
+    // The hostile plugin answers `config` with a claimed petabyte of zeros, streamed forever.
+    let outcome = tokio::task::spawn_blocking(move || files.read(FileKind::Config, "", None)).await.unwrap();
+    match outcome {
+        Err(Error::Contract { detail, .. }) => assert!(detail.contains("more than such an object can be"), "{detail}"),
+        other => panic!("expected a contract error, got {:?}", other.map(|b| b.len())),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "it read before refusing");
+    still_works(&s.target).await;
+}

@@ -88,6 +88,16 @@ fn dirname(kind: FileKind) -> &'static str {
     }
 }
 
+/// The largest file of a kind the engine reads whole: a plugin that claims a bigger one (and
+/// would stream zeros until the host runs out of memory) is refused before it is read.
+/// Metadata files are small; packs are at most rustic_core's largest pack size.
+pub(crate) fn max_size(kind: FileKind) -> u64 {
+    match kind {
+        FileKind::Pack => 8 << 30,
+        _ => 1 << 30,
+    }
+}
+
 fn is_id(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
@@ -125,7 +135,10 @@ impl RepoFiles for TargetBackend {
     }
 
     fn read(&self, kind: FileKind, id: &str, range: Option<ByteRange>) -> Result<Vec<u8>> {
-        block_on(&self.runtime, self.target.get_bytes(&self.key(kind, id), range))
+        let key = self.key(kind, id);
+        let limit = Some(max_size(kind));
+        let (_, bytes) = block_on(&self.runtime, self.target.get_at_most(&key, range, limit, Vec::new()))?;
+        Ok(bytes)
     }
 
     fn write(&self, kind: FileKind, id: &str, pieces: Vec<Bytes>) -> Result<()> {
@@ -170,7 +183,7 @@ impl RepoFiles for StoreBackend {
     }
 
     fn read(&self, kind: FileKind, id: &str, range: Option<ByteRange>) -> Result<Vec<u8>> {
-        block_on(&self.runtime, self.store.get(kind, id, range))
+        block_on(&self.runtime, self.store.get(kind, id, range, max_size(kind)))
     }
 
     fn write(&self, kind: FileKind, id: &str, pieces: Vec<Bytes>) -> Result<()> {

@@ -132,6 +132,18 @@ impl Target {
         range: Option<ByteRange>,
         sink: W,
     ) -> Result<(GetInfo, W)> {
+        self.get_at_most(key, range, None, sink).await
+    }
+
+    /// [`Target::get`] that refuses, before reading any of it, a body the plugin says is
+    /// longer than `limit` (for reads into memory of what can only be so big).
+    pub async fn get_at_most<W: Write + Send + 'static>(
+        &self,
+        key: &str,
+        range: Option<ByteRange>,
+        limit: Option<u64>,
+        sink: W,
+    ) -> Result<(GetInfo, W)> {
         key::validate(key)?;
         let sink = Arc::new(Mutex::new(Some(sink)));
         // Retryable errors come only from the plugin's call, before any byte reached the
@@ -143,7 +155,7 @@ impl Target {
                 move |inst: &mut Instance| {
                     let mut guard = sink.lock().unwrap_or_else(|p| p.into_inner());
                     let sink = guard.as_mut().expect("the sink stays in its slot until the end");
-                    get_once(inst, &key, range, sink)
+                    get_once(inst, &key, range, limit, sink)
                 }
             })
             .await?;
@@ -325,6 +337,7 @@ fn get_once(
     inst: &mut Instance,
     key: &str,
     range: Option<ByteRange>,
+    limit: Option<u64>,
     sink: &mut (dyn Write + Send),
 ) -> CallResult<GetInfo> {
     let plugin = inst.store.data().log.plugin().to_string();
@@ -351,6 +364,14 @@ fn get_once(
                 "for `{key}` it promised {expected} bytes, but the object has {} and the request allows {most}",
                 meta.size
             ),
+        }));
+    }
+    if let Some(limit) = limit.filter(|l| expected > *l) {
+        discard_body(inst, body.body);
+        return Err(CallError::Host(Error::Contract {
+            plugin,
+            op: "get",
+            detail: format!("for `{key}` it promised {expected} bytes, more than such an object can be ({limit})"),
         }));
     }
     let mut out = CountingWriter { inner: sink, written: 0 };

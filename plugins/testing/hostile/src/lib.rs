@@ -15,6 +15,7 @@
 //! - `escape-slash`: the same through symlink chains and trailing slashes;
 //! - `lie-size` (put): reports one byte more than it was sent;
 //! - `short` (get): promises 1,000 bytes and delivers 10;
+//! - `endless` and `config` (get): claims a petabyte and streams zeros without end;
 //! - `huge-list` (list prefix): returns more objects than the limit;
 //! - `stuck-cursor` (list prefix): returns the same cursor forever;
 //! - `http <url>` / `http-auth <url>` / `http-follow <url>`: sends a GET (with an
@@ -309,6 +310,15 @@ impl GuestSession for HostileSession {
     }
 
     fn get(&self, key: String, _range: Option<ByteRange>) -> Result<ObjectBody, Error> {
+        if key == "config" || key == "endless" {
+            // Claims a petabyte and streams zeros for as long as anyone reads.
+            let huge = 1u64 << 50;
+            return Ok(ObjectBody {
+                meta: meta(key, huge),
+                length: huge,
+                body: Body::Reader(exports::warden::plugin::target::BodyReader::new(NoReader)),
+            });
+        }
         if key == "short" {
             let file = self
                 .root
@@ -355,8 +365,9 @@ impl GuestSession for HostileSession {
 pub struct NoReader;
 
 impl GuestBodyReader for NoReader {
-    fn read(&self, _max: u32) -> Result<Vec<u8>, Error> {
-        Ok(Vec::new())
+    /// Zeros, forever: the only reader this plugin hands out is the endless one.
+    fn read(&self, max: u32) -> Result<Vec<u8>, Error> {
+        Ok(vec![0; max as usize])
     }
 }
 
