@@ -147,3 +147,54 @@ fn a_killed_backup_leaves_a_repository_that_checks_clean_and_backs_up_again() {
         }
     }
 }
+
+/// kill -9 during puts to S3 (a real server, every signature checked), 20 times: the key
+/// holds the old object or the new one, whole, never a torn one.
+#[test]
+fn a_killed_s3_put_leaves_the_old_or_the_new_object() {
+    use support::s3_server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+    let server = S3Server::start();
+    let w = World::new();
+    w.warden()
+        .env("T_AK", ACCESS_KEY)
+        .env("T_SK", SECRET_KEY)
+        .args(["target", "add", "cloud", "--plugin", "s3", "--set"])
+        .arg(format!("endpoint={}", server.endpoint()))
+        .arg("--set")
+        .arg(format!("bucket={BUCKET}"))
+        .args(["--set", "safe_keys=true", "--set", "multipart_threshold_mib=8", "--set", "part_size_mib=5"])
+        .args(["--secret-env", "access_key_id=T_AK", "--secret-env", "secret_access_key=T_SK"])
+        .assert()
+        .success();
+    let old = support::pattern(1 << 20, 11);
+    let new = support::pattern(24 << 20, 12); // in parts: a kill can land between them
+    let (old_file, new_file) = (w.path("old.bin"), w.path("new.bin"));
+    std::fs::write(&old_file, &old).unwrap();
+    std::fs::write(&new_file, &new).unwrap();
+    let bin = env!("CARGO_BIN_EXE_warden");
+    let (mut saw_old, mut saw_new) = (0, 0);
+    for i in 0..20u64 {
+        w.warden().args(["target", "put", "cloud", "key"]).arg(&old_file).assert().success();
+        let mut child = Command::new(bin)
+            .args(["target", "put", "cloud", "key"])
+            .arg(&new_file)
+            .env("WARDEN_CONFIG_DIR", w.path("config"))
+            .env("WARDEN_CACHE_DIR", support::shared_cache())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis((i * 113) % 2000));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let got = w.warden().args(["target", "get", "cloud", "key"]).assert().success().get_output().stdout.clone();
+        if got == old {
+            saw_old += 1;
+        } else if got == new {
+            saw_new += 1;
+        } else {
+            panic!("run {i}: the key holds {} bytes that are neither the old object nor the new one", got.len());
+        }
+    }
+    eprintln!("after 20 kills on S3: old object {saw_old} times, new object {saw_new} times");
+}
