@@ -144,6 +144,27 @@ async fn symlink_chains_and_trailing_slashes_do_not_leave_the_preopen() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_strings_from_a_plugin_are_cut_down_or_refused() {
+    let s = setup(Limits::default());
+    match put(&s.target, "huge-error").await {
+        Err(Error::Plugin { message, .. }) => {
+            assert!(message.len() <= 4096, "a {} byte message reached the operator", message.len());
+            assert!(!message.contains('\u{1b}'), "escape codes reached the operator");
+        }
+        other => panic!("expected the plugin's error, got {other:?}"),
+    }
+    // 32 MiB in one answer is more than a host call may move (16 MiB of hostcall fuel): the
+    // instance is stopped before the host holds it.
+    match put(&s.target, "huge-key").await {
+        Err(Error::Trap { reason: TrapReason::Crash(why), .. }) => {
+            assert!(why.contains("too much data is being copied"), "{why}")
+        }
+        other => panic!("expected the instance to be stopped, got {:?}", other.map(|m| m.key.len())),
+    }
+    still_works(&s.target).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lying_bodies_and_listings_are_reported() {
     let s = setup(Limits::default());
     match s.target.get_bytes("short", None).await {

@@ -13,6 +13,7 @@
 //!   symlink in its directory (all must fail under a read-only grant);
 //! - `escape`: tries to leave its directory and reports what worked in an `other` error;
 //! - `escape-slash`: the same through symlink chains and trailing slashes;
+//! - `huge-error` / `huge-key` (put): an 8 MiB error message / a 32 MiB key in its answer;
 //! - `lie-size` (put): reports one byte more than it was sent;
 //! - `short` (get): promises 1,000 bytes and delivers 10;
 //! - `endless` and `config` (get): claims a petabyte and streams zeros without end;
@@ -111,6 +112,9 @@ impl HostileSession {
                 Ok(meta(key.into(), 0))
             }
             "config" => Err(Error::Other(format!("config={:?}", self.config))),
+            // 8 MiB of message, escape codes included, for the host to cut down.
+            "huge-error" => Err(Error::Other("\u{1b}[31mhuge ".repeat(800 << 10))),
+            "huge-key" => Ok(meta("k".repeat(32 << 20), 1)),
             "ambient" => {
                 let env: Vec<(String, String)> = std::env::vars().collect();
                 let args: Vec<String> = std::env::args().collect();
