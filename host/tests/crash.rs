@@ -8,22 +8,24 @@ use std::time::Duration;
 
 use support::World;
 
-#[test]
-fn a_killed_put_leaves_the_old_or_the_new_object_never_a_torn_one() {
-    let w = World::new();
-    w.add_fs_target("t");
-    let old = support::pattern(1 << 20, 1);
-    let new = support::pattern(96 << 20, 2);
-    let old_file = w.path("old.bin");
-    let new_file = w.path("new.bin");
-    std::fs::write(&old_file, &old).unwrap();
-    std::fs::write(&new_file, &new).unwrap();
-    let bin = env!("CARGO_BIN_EXE_warden");
+/// Put `old` under `key` of `target`, start putting `new` and kill the process after
+/// `delay(i)`, 20 times; after each, the key must hold one of the two whole. Returns how
+/// often each was found; `after_each` runs further checks.
+fn kill_puts(
+    w: &World,
+    target: &str,
+    (old, new): (&[u8], &[u8]),
+    delay: impl Fn(u64) -> Duration,
+    after_each: impl Fn(u64),
+) -> (u32, u32) {
+    let (old_file, new_file) = (w.path("old.bin"), w.path("new.bin"));
+    std::fs::write(&old_file, old).unwrap();
+    std::fs::write(&new_file, new).unwrap();
     let (mut saw_old, mut saw_new) = (0, 0);
     for i in 0..20u64 {
-        w.warden().args(["target", "put", "t", "key"]).arg(&old_file).assert().success();
-        let mut child = Command::new(bin)
-            .args(["target", "put", "t", "key"])
+        w.warden().args(["target", "put", target, "key"]).arg(&old_file).assert().success();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["target", "put", target, "key"])
             .arg(&new_file)
             .env("WARDEN_CONFIG_DIR", w.path("config"))
             .env("WARDEN_CACHE_DIR", support::shared_cache())
@@ -31,11 +33,10 @@ fn a_killed_put_leaves_the_old_or_the_new_object_never_a_torn_one() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Kill at a different point each time: during start-up, mid-stream, near the end.
-        std::thread::sleep(Duration::from_millis((i * 11) % 150));
+        std::thread::sleep(delay(i));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let got = w.warden().args(["target", "get", "t", "key"]).assert().success().get_output().stdout.clone();
+        let got = w.warden().args(["target", "get", target, "key"]).assert().success().get_output().stdout.clone();
         if got == old {
             saw_old += 1;
         } else if got == new {
@@ -43,9 +44,28 @@ fn a_killed_put_leaves_the_old_or_the_new_object_never_a_torn_one() {
         } else {
             panic!("run {i}: the key holds {} bytes that are neither the old object nor the new one", got.len());
         }
-        let ls = w.warden().args(["target", "ls", "t"]).assert().success().get_output().stdout.clone();
-        assert_eq!(String::from_utf8_lossy(&ls).lines().count(), 1, "run {i}: only the key is listed");
+        after_each(i);
     }
+    (saw_old, saw_new)
+}
+
+#[test]
+fn a_killed_put_leaves_the_old_or_the_new_object_never_a_torn_one() {
+    let w = World::new();
+    w.add_fs_target("t");
+    let old = support::pattern(1 << 20, 1);
+    let new = support::pattern(96 << 20, 2);
+    // Kill at a different point each time: during start-up, mid-stream, near the end.
+    let (saw_old, saw_new) = kill_puts(
+        &w,
+        "t",
+        (&old, &new),
+        |i| Duration::from_millis((i * 11) % 150),
+        |i| {
+            let ls = w.warden().args(["target", "ls", "t"]).assert().success().get_output().stdout.clone();
+            assert_eq!(String::from_utf8_lossy(&ls).lines().count(), 1, "run {i}: only the key is listed");
+        },
+    );
     eprintln!("after 20 kills: old object {saw_old} times, new object {saw_new} times");
     // What the killed puts left behind is never listed, and `target gc` removes it.
     let left = leftovers(&w.path("data/t"));
@@ -152,49 +172,11 @@ fn a_killed_backup_leaves_a_repository_that_checks_clean_and_backs_up_again() {
 /// holds the old object or the new one, whole, never a torn one.
 #[test]
 fn a_killed_s3_put_leaves_the_old_or_the_new_object() {
-    use support::s3_server::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
-    let server = S3Server::start();
+    let server = support::s3_server::S3Server::start();
     let w = World::new();
-    w.warden()
-        .env("T_AK", ACCESS_KEY)
-        .env("T_SK", SECRET_KEY)
-        .args(["target", "add", "cloud", "--plugin", "s3", "--set"])
-        .arg(format!("endpoint={}", server.endpoint()))
-        .arg("--set")
-        .arg(format!("bucket={BUCKET}"))
-        .args(["--set", "safe_keys=true", "--set", "multipart_threshold_mib=8", "--set", "part_size_mib=5"])
-        .args(["--secret-env", "access_key_id=T_AK", "--secret-env", "secret_access_key=T_SK"])
-        .assert()
-        .success();
+    server.add_target(&w, "cloud", &["multipart_threshold_mib=8", "part_size_mib=5"]).success();
     let old = support::pattern(1 << 20, 11);
     let new = support::pattern(24 << 20, 12); // in parts: a kill can land between them
-    let (old_file, new_file) = (w.path("old.bin"), w.path("new.bin"));
-    std::fs::write(&old_file, &old).unwrap();
-    std::fs::write(&new_file, &new).unwrap();
-    let bin = env!("CARGO_BIN_EXE_warden");
-    let (mut saw_old, mut saw_new) = (0, 0);
-    for i in 0..20u64 {
-        w.warden().args(["target", "put", "cloud", "key"]).arg(&old_file).assert().success();
-        let mut child = Command::new(bin)
-            .args(["target", "put", "cloud", "key"])
-            .arg(&new_file)
-            .env("WARDEN_CONFIG_DIR", w.path("config"))
-            .env("WARDEN_CACHE_DIR", support::shared_cache())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis((i * 113) % 2000));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-        let got = w.warden().args(["target", "get", "cloud", "key"]).assert().success().get_output().stdout.clone();
-        if got == old {
-            saw_old += 1;
-        } else if got == new {
-            saw_new += 1;
-        } else {
-            panic!("run {i}: the key holds {} bytes that are neither the old object nor the new one", got.len());
-        }
-    }
+    let (saw_old, saw_new) = kill_puts(&w, "cloud", (&old, &new), |i| Duration::from_millis((i * 113) % 2000), |_| {});
     eprintln!("after 20 kills on S3: old object {saw_old} times, new object {saw_new} times");
 }

@@ -46,17 +46,7 @@ use support::restic::run_ok as ok;
 fn a_repository_on_s3_round_trips_and_restic_reads_it_both_ways() {
     let server = S3Server::start();
     let w = World::new();
-    w.warden()
-        .env("T_AK", ACCESS_KEY)
-        .env("T_SK", SECRET_KEY)
-        .args(["target", "add", "cloud", "--plugin", "s3", "--set"])
-        .arg(format!("endpoint={}", server.endpoint()))
-        .arg("--set")
-        .arg(format!("bucket={BUCKET}"))
-        .args(["--set", "prefix=backups/", "--set", "safe_keys=true"])
-        .args(["--secret-env", "access_key_id=T_AK", "--secret-env", "secret_access_key=T_SK"])
-        .assert()
-        .success();
+    server.add_target(&w, "cloud", &["prefix=backups/"]).success();
     let source = w.path("source");
     tree(&source);
     let warden = |repo: &str| {

@@ -53,6 +53,24 @@ impl S3Server {
         S3Server { addr, root, stop: Some(stop_tx), thread: Some(thread) }
     }
 
+    /// `warden target add NAME --plugin s3` for this server's bucket (safe keys, the secrets
+    /// from the environment), with `extra` settings `k=v`.
+    pub fn add_target(&self, w: &super::World, name: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
+        let mut cmd = w.warden();
+        cmd.env("T_AK", ACCESS_KEY)
+            .env("T_SK", SECRET_KEY)
+            .args(["target", "add", name, "--plugin", "s3", "--set"])
+            .arg(format!("endpoint={}", self.endpoint()))
+            .arg("--set")
+            .arg(format!("bucket={BUCKET}"))
+            .args(["--set", "safe_keys=true"])
+            .args(["--secret-env", "access_key_id=T_AK", "--secret-env", "secret_access_key=T_SK"]);
+        for setting in extra {
+            cmd.args(["--set", setting]);
+        }
+        cmd.assert()
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
