@@ -18,9 +18,10 @@ use warden::{Error, ErrorClass};
 
 /// Warden: backups through sandboxed WebAssembly plugins.
 ///
-/// Every storage backend is a WebAssembly component run in a sandbox: it can reach only the
-/// directory or the HTTP endpoint its target grants it, nothing else on this machine, and it
-/// never holds your credentials (the host signs its requests).
+/// Every plugin — where backups are stored, what is backed up, where restores go — is a
+/// WebAssembly component run in a sandbox: it can reach only the directory or the HTTP
+/// endpoint it is granted, nothing else on this machine, and it never holds your credentials
+/// (the host signs its requests). Repositories are restic's format: restic reads them too.
 #[derive(Debug, Parser)]
 #[command(name = "warden", version, about, long_about, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -28,7 +29,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "WARDEN_CONFIG_DIR", value_name = "DIR")]
     config_dir: Option<PathBuf>,
 
-    /// Directory for compiled plugins (speeds up every start after the first).
+    /// Directory for caches: compiled plugins (every start after the first is fast),
+    /// repositories' snapshot and index files (encrypted), the spool of `backup --stdin`.
     #[arg(long, global = true, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 
@@ -81,8 +83,8 @@ enum Command {
     /// Plugins: install, inspect, test against the contract, create, pack.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
-    /// Put a file through the built-in fs plugin into a local target and get it back,
-    /// checking the copy; shows where everything lives.
+    /// Back up a sample directory (or --source DIR) into the default repository, restore it
+    /// elsewhere and compare; shows where everything lives.
     Quickstart(quickstart::QuickstartArgs),
 }
 

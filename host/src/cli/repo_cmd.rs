@@ -42,11 +42,12 @@ pub enum RepoCommand {
     /// The password comes from --password-file, WARDEN_PASSWORD or a prompt. Without it
     /// nothing in the repository can be read: keep it safe.
     Init,
-    /// Back up files and directories into a new snapshot.
+    /// Back up directories (or stdin) into a new snapshot.
     ///
     /// Examples:
-    ///   warden backup ~/Documents ~/Pictures
+    ///   warden backup ~/Documents ~/Pictures --exclude '*.tmp'
     ///   warden backup --repo offsite --tag nightly /srv/data
+    ///   pg_dump db | warden backup --stdin --stdin-filename db.sql
     ///
     /// Each path is read by the importer plugin (the built-in fs plugin by default), which
     /// can only read that path. Files that did not change since the last snapshot of the same
