@@ -518,10 +518,11 @@ async fn backup(
             summary.dirs_unmodified
         );
         println!(
-            "read {}, added {} ({} stored after compression) in {:.1?}",
+            "data: {} in the snapshot, {} new added ({} stored after compression), {:.0}% already in the repository; {:.1?}",
             output::bytes(summary.total_bytes_processed),
             output::bytes(summary.data_added),
             output::bytes(summary.data_added_packed),
+            already_stored(summary.total_bytes_processed, summary.data_added_files),
             elapsed
         );
         for path in &report.skipped {
@@ -802,4 +803,9 @@ async fn backup_stdin(env: &Env, args: &RepoArgs, name: &str, mut options: Backu
         return Ok(ExitCode::from(7));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The share (in %) of a snapshot's file data that the repository held already.
+fn already_stored(total: u64, added: u64) -> f64 {
+    if total == 0 { 100.0 } else { 100.0 * total.saturating_sub(added) as f64 / total as f64 }
 }
