@@ -30,3 +30,8 @@ wit-check:
 bench-s3:
     cargo build --release --locked --bin warden
     cargo run --release --manifest-path bench/s3/Cargo.toml
+
+# Coverage-guided fuzzing (needs nightly and `cargo install cargo-fuzz`); the guests still
+# build with stable's rustc, which has the wasm target. CI runs host/tests/fuzz.rs instead.
+fuzz target="keys" seconds="60":
+    cd fuzz && WARDEN_GUEST_RUSTC=$(rustup which --toolchain stable rustc) cargo +nightly fuzz run {{target}} -- -max_total_time={{seconds}}
