@@ -529,18 +529,24 @@ async fn backup(
             eprintln!("skipped (special file): {}", path.display());
         }
     }
-    if !report.failures.is_empty() {
-        for f in &report.failures {
-            eprintln!("not backed up: {}: {}", f.path.display(), f.reason);
-        }
-        eprintln!(
-            "error: {} entries could not be read and are missing from snapshot {}",
-            report.failures.len(),
-            &id[..8]
-        );
-        return Ok(ExitCode::from(7));
+    Ok(backup_exit(&report))
+}
+
+/// List what a backup could not read, and exit 7 when there is any.
+fn backup_exit(report: &BackupReport) -> ExitCode {
+    if report.failures.is_empty() {
+        return ExitCode::SUCCESS;
     }
-    Ok(ExitCode::SUCCESS)
+    for f in &report.failures {
+        eprintln!("not backed up: {}: {}", f.path.display(), f.reason);
+    }
+    let id = report.snapshot.id.to_hex();
+    eprintln!(
+        "error: {} entries could not be read and are missing from snapshot {}",
+        report.failures.len(),
+        &id.as_str()[..8]
+    );
+    ExitCode::from(7)
 }
 
 async fn snapshots(env: &Env, args: &RepoArgs) -> anyhow::Result<ExitCode> {
@@ -796,13 +802,7 @@ async fn backup_stdin(env: &Env, args: &RepoArgs, name: &str, mut options: Backu
     } else {
         println!("snapshot {} saved: stdin as {} ({})", &id[..8], recorded.display(), output::bytes(copied));
     }
-    if !report.failures.is_empty() {
-        for f in &report.failures {
-            eprintln!("not backed up: {}: {}", f.path.display(), f.reason);
-        }
-        return Ok(ExitCode::from(7));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(backup_exit(&report))
 }
 
 /// The share (in %) of a snapshot's file data that the repository held already.
