@@ -134,11 +134,12 @@ pub fn backup(repo: Repo, sources: Vec<(PathBuf, Importer)>, options: &BackupOpt
     let repo = repo.to_indexed_ids().map_err(|e| engine_error(&name, "backup", e))?;
     let result = repo.archive(&rustic_options, &source, snap, &paths);
     let mut shared = std::mem::take(&mut *lock(&shared));
-    let snapshot = result.map_err(|e| engine_error(&name, "backup", e))?;
     if let Some(fatal) = shared.fatal.take() {
         // The tree is missing whatever the scan did not reach: do not leave a snapshot that
-        // looks complete.
-        let _ = repo.delete_snapshots(&[snapshot.id]);
+        // looks complete. (The scan's failure is the cause, whatever rustic_core made of it.)
+        if let Ok(snapshot) = &result {
+            let _ = repo.delete_snapshots(&[snapshot.id]);
+        }
         return Err(Error::Repository {
             repo: name,
             op: "backup",
@@ -146,6 +147,7 @@ pub fn backup(repo: Repo, sources: Vec<(PathBuf, Importer)>, options: &BackupOpt
             detail: format!("{fatal}; no snapshot was saved"),
         });
     }
+    let snapshot = result.map_err(|e| engine_error(&name, "backup", e))?;
     Ok(BackupReport { snapshot, failures: shared.failures, skipped: shared.skipped })
 }
 
