@@ -78,9 +78,10 @@ impl AwsSigner {
         };
         let query: Vec<(String, String)> = uri.query().map(form_pairs).unwrap_or_default();
         if key.is_empty() {
-            // Bucket-level: only listing under the prefix (GET ?list-type=2&prefix=...) and the
-            // read-only probes test-connection uses (HEAD bucket, GET ?location).
-            let listing = query.iter().any(|(k, _)| k == "list-type");
+            // Bucket-level: only listing under the prefix (objects: GET ?list-type=2&prefix=...,
+            // unfinished uploads for gc: GET ?uploads&prefix=...) and the read-only probes
+            // test-connection uses (HEAD bucket, GET ?location).
+            let listing = query.iter().any(|(k, _)| k == "list-type" || k == "uploads");
             let prefix_ok = query.iter().find(|(k, _)| k == "prefix").is_some_and(|(_, v)| v.starts_with(&self.prefix));
             let probe = (*method == Method::HEAD && query.is_empty())
                 || (*method == Method::GET && query.iter().any(|(k, _)| k == "location"));
@@ -203,6 +204,11 @@ mod tests {
         assert_eq!(r.headers()["content-length"], "0");
         let mut list = request(Method::GET, "http://127.0.0.1:9000/bkt?list-type=2&prefix=pre%2Fa");
         s.sign(&mut list).unwrap();
+        // gc lists unfinished uploads under the prefix, and aborts them.
+        let mut uploads = request(Method::GET, "http://127.0.0.1:9000/bkt?uploads&prefix=pre%2F");
+        s.sign(&mut uploads).unwrap();
+        let mut abort = request(Method::DELETE, "http://127.0.0.1:9000/bkt/pre/obj?uploadId=abc");
+        s.sign(&mut abort).unwrap();
         assert!(format!("{s:?}").contains("***") && !format!("{s:?}").contains("SECRETCANARY"));
     }
 
@@ -216,6 +222,9 @@ mod tests {
             (Method::PUT, "http://h/bkt"),
             (Method::POST, "http://h/bkt?delete"),
             (Method::GET, "http://h/bkt?list-type=2&prefix=other"),
+            (Method::GET, "http://h/bkt?uploads"),
+            (Method::GET, "http://h/bkt?uploads&prefix=other"),
+            (Method::DELETE, "http://h/bkt/elsewhere/obj?uploadId=abc"),
             (Method::PATCH, "http://h/bkt/pre/obj"),
         ] {
             let mut r = request(method.clone(), uri);

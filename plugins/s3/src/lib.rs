@@ -381,6 +381,54 @@ impl Target for S3 {
             _ => Err(response.error("delete", key.as_str(), &self.bucket)),
         }
     }
+
+    /// Abort multipart uploads under the prefix started more than `idle_seconds` ago (a
+    /// killed put leaves its parts on the server, billed, until someone does).
+    fn gc(&self, idle_seconds: u64) -> Result<u64> {
+        self.release_held();
+        let now = warden_sdk::wasip2::clocks::wall_clock::now();
+        let cutoff = (now.seconds.saturating_sub(idle_seconds)).saturating_mul(1_000_000_000);
+        let mut removed = 0;
+        let mut marker: Option<(String, String)> = None;
+        loop {
+            let mut query = format!("/{}?uploads&prefix={}", self.bucket, http::encode_query(&self.prefix));
+            if let Some((key, upload)) = &marker {
+                query.push_str(&format!(
+                    "&key-marker={}&upload-id-marker={}",
+                    http::encode_query(key),
+                    http::encode_query(upload)
+                ));
+            }
+            let response = self.client.send(Request::new(Method::Get, query))?;
+            let status = response.status;
+            let text = response.text()?;
+            if status != 200 {
+                return Err(http::error_from(status, &text, None, "gc (list uploads)", &self.prefix, &self.bucket));
+            }
+            let page = xml::uploads_page(&text)
+                .map_err(|e| Error::other(format!("gc: the list of uploads is not valid XML: {e}")))?;
+            for upload in &page.uploads {
+                let old = upload.initiated.as_deref().and_then(xml::iso8601_ns).is_some_and(|ns| ns <= cutoff);
+                if !old || !upload.key.starts_with(&self.prefix) {
+                    continue;
+                }
+                let path = format!(
+                    "/{}/{}?uploadId={}",
+                    self.bucket,
+                    http::encode_path(&upload.key),
+                    http::encode_query(&upload.upload_id)
+                );
+                match self.client.send(Request::new(Method::Delete, path))?.status {
+                    200 | 204 | 404 => removed += 1,
+                    status => warden_sdk::warn!("gc: aborting the upload of {:?} answered {status}", upload.key),
+                }
+            }
+            match page.next {
+                Some(next) if page.truncated => marker = Some(next),
+                _ => return Ok(removed),
+            }
+        }
+    }
 }
 
 impl S3 {

@@ -114,3 +114,44 @@ mod tests {
         assert_eq!(child_text("<Error><Code>NoSuchKey</Code></Error>", "Code").as_deref(), Some("NoSuchKey"));
     }
 }
+
+/// One unfinished multipart upload.
+pub struct Upload {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: Option<String>,
+}
+
+/// A page of ListMultipartUploads.
+pub struct UploadsPage {
+    pub uploads: Vec<Upload>,
+    pub truncated: bool,
+    /// (NextKeyMarker, NextUploadIdMarker) when truncated.
+    pub next: Option<(String, String)>,
+}
+
+/// Parse a ListMultipartUploads answer.
+pub fn uploads_page(xml: &str) -> Result<UploadsPage, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    let text_of = |node: roxmltree::Node<'_, '_>, name: &str| {
+        node.children().find(|n| n.has_tag_name(name)).map(|n| n.text().unwrap_or_default().to_string())
+    };
+    let root = doc.root_element();
+    let uploads = root
+        .children()
+        .filter(|n| n.has_tag_name("Upload"))
+        .filter_map(|u| {
+            Some(Upload {
+                key: text_of(u, "Key")?,
+                upload_id: text_of(u, "UploadId")?,
+                initiated: text_of(u, "Initiated"),
+            })
+        })
+        .collect();
+    let truncated = text_of(root, "IsTruncated").is_some_and(|t| t.trim() == "true");
+    let next = match (text_of(root, "NextKeyMarker"), text_of(root, "NextUploadIdMarker")) {
+        (Some(k), Some(u)) if !k.is_empty() => Some((k, u)),
+        _ => None,
+    };
+    Ok(UploadsPage { uploads, truncated, next })
+}
