@@ -214,9 +214,20 @@ fn bad_inputs_fail_clearly() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("the path to back up cannot be read; check that it exists"));
-    // A snapshot that does not exist.
-    World::repo_cmd(&w, &repo).arg("restore").arg("deadbeef").arg(w.path("out")).assert().failure();
+    // A snapshot that does not exist, a path a snapshot does not hold.
+    World::repo_cmd(&w, &repo)
+        .arg("restore")
+        .arg("deadbeef")
+        .arg(w.path("out"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no snapshot matches `deadbeef`"));
     World::repo_cmd(&w, &repo).arg("backup").arg(&source).assert().success();
+    World::repo_cmd(&w, &repo)
+        .args(["ls", "latest:/no/such/path"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("snapshot `latest` holds no `/no/such/path`"));
     // A destination that cannot be created: a file is in the way.
     let blocked = w.path("blocked");
     std::fs::write(&blocked, b"a file").unwrap();

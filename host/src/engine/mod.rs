@@ -191,6 +191,29 @@ pub fn snapshots(repo: &Repo) -> Result<Vec<SnapshotFile>> {
     Ok(all)
 }
 
+/// The node `SNAPSHOT[:PATH]` names, with errors that say which part was not found.
+pub(crate) fn snapshot_node(
+    repo: &Repository<rustic_core::IndexedFullStatus>,
+    name: &str,
+    op: &'static str,
+    snap_path: &str,
+) -> Result<rustic_core::repofile::Node> {
+    repo.node_from_snapshot_path(snap_path, |_| true).map_err(|e| {
+        let text = e.display_log();
+        let (snapshot, path) = snap_path.split_once(':').unwrap_or((snap_path, ""));
+        let detail = if text.contains("No suitable id found") || text.contains("no snapshots") {
+            format!(
+                "no snapshot matches `{snapshot}`; name one by id, a unique prefix of one, or `latest` (`warden snapshots` lists them)"
+            )
+        } else if text.contains("not found in tree") {
+            format!("snapshot `{snapshot}` holds no `{path}`; `warden ls {snapshot}` lists what it holds")
+        } else {
+            return engine_error(name, op, e);
+        };
+        Error::Repository { repo: name.to_string(), op, class: ErrorClass::NotFound, detail }
+    })
+}
+
 /// Turn a rustic_core error into ours, keeping a plugin's failure underneath it (its class
 /// and message) when there is one. (rustic_core hands its errors over boxed.)
 #[allow(clippy::boxed_local)]
@@ -232,7 +255,7 @@ pub fn list_files(repo: Repo, snap_path: &str) -> Result<Vec<FileEntry>> {
     let repo = repo.into_inner().to_indexed().map_err(|e| engine_error(&name, "ls", e))?;
     let (_, inner) = snap_path.split_once(':').unwrap_or((snap_path, ""));
     let base = PathBuf::from(if inner.is_empty() { "/" } else { inner });
-    let node = repo.node_from_snapshot_path(snap_path, |_| true).map_err(|e| engine_error(&name, "ls", e))?;
+    let node = snapshot_node(&repo, &name, "ls", snap_path)?;
     let mut out = Vec::new();
     if !node.is_dir() {
         out.push(file_entry(base, &node));

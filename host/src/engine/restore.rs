@@ -65,7 +65,7 @@ pub fn restore(
     let _lock = repo.lock(false)?;
     let progress = repo.progress(rustic_core::ProgressType::Bytes, "restoring");
     let repo = Arc::new(repo.into_inner().to_indexed().map_err(|e| engine_error(&name, "restore", e))?);
-    let node = repo.node_from_snapshot_path(snap_path, |_| true).map_err(|e| engine_error(&name, "restore", e))?;
+    let node = super::snapshot_node(&repo, &name, "restore", snap_path)?;
     let mut report = RestoreReport::default();
     let mut in_flight: VecDeque<(PathBuf, u64, JoinHandle<Result<()>>)> = VecDeque::new();
     let mut directories: Vec<(String, Metadata)> = Vec::new();
