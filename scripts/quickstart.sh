@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build Warden and run its main job on the embedded default: a local target served by the
-# built-in fs plugin (a round trip today: put a file, get it back, compare).
+# Build Warden and run its main job on the embedded default: back up a sample directory into
+# the default repository (the built-in fs plugin, in the user's data directory), restore it
+# elsewhere and compare.
 # Extra arguments go to `warden quickstart` (try --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
