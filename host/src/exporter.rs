@@ -5,15 +5,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use wasmtime::component::Resource;
-use wasmtime_wasi::p2::DynInputStream;
-
 pub use crate::bindings::v0_1::exporter::Metadata;
 use crate::error::{Error, Result};
 use crate::plugin::{Kind, Plugin};
-use crate::pool::{CallError, Pool, watch_of, watched};
+use crate::pool::{CallError, Pool, lend_reader, watch_of, watched};
 use crate::runtime::Runtime;
-use crate::target::stream::{ReaderStream, SourceError};
 
 /// A configured restore destination served by an exporter plugin. Cheap to clone.
 #[derive(Clone)]
@@ -68,20 +64,12 @@ impl Exporter {
         let p = path.to_string();
         self.pool
             .call("store-file", Some(path), move |inst| {
-                let plugin = inst.store.data().log.plugin().to_string();
-                let source_error = SourceError::default();
-                let moved = inst.store.data().watch.bytes.clone();
-                let stream: DynInputStream = Box::new(ReaderStream::new(body, moved, source_error.clone()));
-                let owned = inst.store.data_mut().table.push(stream).map_err(|e| {
-                    CallError::Host(Error::Runtime { plugin: plugin.clone(), op: "store-file", detail: e.to_string() })
+                let (outcome, source_failed) = lend_reader(inst, "store-file", body, |inst, stream| {
+                    let w = watch_of(&inst.store);
+                    let g = inst.bindings.exporter().destination();
+                    watched(w, g.call_store_file(&mut inst.store, inst.session, &p, stream, size))
                 })?;
-                let borrowed = Resource::<DynInputStream>::new_borrow(owned.rep());
-                let w = watch_of(&inst.store);
-                let g = inst.bindings.exporter().destination();
-                let fut = g.call_store_file(&mut inst.store, inst.session, &p, borrowed, size);
-                let outcome = watched(w, fut);
-                let _ = inst.store.data_mut().table.delete(owned);
-                if let Some(e) = source_error.take() {
+                if let Some(e) = source_failed {
                     return Err(CallError::Host(Error::io(format!("reading the restored content of `{p}`"), "-", e)));
                 }
                 outcome??.map_err(CallError::Plugin)

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use wasmtime::component::ResourceAny;
+use wasmtime::component::{Resource, ResourceAny};
 use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::p2::DynInputStream;
 
 use crate::bindings::v0_1;
 use crate::capability::Grants;
@@ -21,6 +22,7 @@ use crate::error::{Error, ErrorClass, Result, TrapReason};
 use crate::plugin::{Kind, Plugin};
 use crate::runtime::{EPOCH_TICK, PluginState, Runtime};
 use crate::target::RetryPolicy;
+use crate::target::stream::{ReaderStream, SourceError};
 
 /// Epoch ticks between two progress checks of a running call (100 ms).
 const CHECK_TICKS: u64 = 10;
@@ -375,6 +377,31 @@ impl Pool {
             Err(e) => Err(trap(e, &store)),
         }
     }
+}
+
+/// Lend `reader` to a plugin call as an `input-stream` that reads large blocks inline:
+/// `call` gets a borrow of it, and the stream is taken back from the instance afterwards.
+/// Returns the call's outcome and the failure of `reader` itself, if it failed (the real
+/// cause when the plugin saw a broken stream).
+pub(crate) fn lend_reader<R>(
+    inst: &mut Instance,
+    op: &'static str,
+    reader: Box<dyn std::io::Read + Send>,
+    call: impl FnOnce(&mut Instance, Resource<DynInputStream>) -> R,
+) -> CallResult<(R, Option<std::io::Error>)> {
+    let source_error = SourceError::default();
+    let moved = inst.store.data().watch.bytes.clone();
+    let stream: DynInputStream = Box::new(ReaderStream::new(reader, moved, source_error.clone()));
+    let owned = inst.store.data_mut().table.push(stream).map_err(|e| {
+        CallError::Host(Error::Runtime {
+            plugin: inst.store.data().log.plugin().to_string(),
+            op,
+            detail: e.to_string(),
+        })
+    })?;
+    let outcome = call(inst, Resource::new_borrow(owned.rep()));
+    let _ = inst.store.data_mut().table.delete(owned);
+    Ok((outcome, source_error.take()))
 }
 
 /// Drive a call's future on this (blocking) thread, stopping it when it makes no progress

@@ -6,15 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use wasmtime::component::Resource;
-use wasmtime_wasi::p2::DynInputStream;
 
 pub use crate::bindings::v0_1::store::FileKind;
 use crate::error::{Error, Result};
 use crate::plugin::{Kind, Plugin};
-use crate::pool::{CallError, Pool, block_on_watched, watch_of, watched};
+use crate::pool::{CallError, Pool, block_on_watched, lend_reader, watch_of, watched};
 use crate::runtime::Runtime;
-use crate::target::stream::{ChunksReader, CountingWriter, ReaderStream, SourceError};
+use crate::target::stream::{ChunksReader, CountingWriter};
 use crate::target::{ByteRange, CopyError, copy_stream};
 
 /// A configured repository location served by a store plugin. Cheap to clone.
@@ -98,22 +96,14 @@ impl Store {
         let name = file_name(kind, id);
         self.pool
             .retrying("put", &name, true, || {
-                let (id, pieces, name) = (id.to_string(), pieces.clone(), name.clone());
+                let (id, pieces) = (id.to_string(), pieces.clone());
                 move |inst: &mut crate::pool::Instance| {
-                    let plugin = inst.store.data().log.plugin().to_string();
-                    let source_error = SourceError::default();
-                    let moved = inst.store.data().watch.bytes.clone();
-                    let reader = Box::new(ChunksReader::new(pieces));
-                    let stream: DynInputStream = Box::new(ReaderStream::new(reader, moved, source_error));
-                    let owned = inst.store.data_mut().table.push(stream).map_err(|e| {
-                        CallError::Host(Error::Runtime { plugin, op: "put", detail: format!("{name}: {e}") })
+                    // Pieces in memory cannot fail to read: only the call's outcome counts.
+                    let (outcome, _) = lend_reader(inst, "put", Box::new(ChunksReader::new(pieces)), |inst, body| {
+                        let w = watch_of(&inst.store);
+                        let g = inst.bindings.store().repository();
+                        watched(w, g.call_put(&mut inst.store, inst.session, kind, &id, body, size))
                     })?;
-                    let borrowed = Resource::<DynInputStream>::new_borrow(owned.rep());
-                    let w = watch_of(&inst.store);
-                    let g = inst.bindings.store().repository();
-                    let fut = g.call_put(&mut inst.store, inst.session, kind, &id, borrowed, size);
-                    let outcome = watched(w, fut);
-                    let _ = inst.store.data_mut().table.delete(owned);
                     outcome??.map_err(CallError::Plugin)
                 }
             })

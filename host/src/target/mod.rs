@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
-use wasmtime::component::{Resource, ResourceAny};
+use wasmtime::component::ResourceAny;
 use wasmtime_wasi::p2::DynInputStream;
 
 pub use retry::RetryPolicy;
@@ -24,9 +24,9 @@ use crate::bindings::v0_1;
 use crate::capability::Grants;
 use crate::error::{Error, Result};
 use crate::plugin::{Kind, Plugin};
-use crate::pool::{CallError, CallResult, Instance, Pool, block_on_watched, watch_of, watched};
+use crate::pool::{CallError, CallResult, Instance, Pool, block_on_watched, lend_reader, watch_of, watched};
 use crate::runtime::Runtime;
-use stream::{ChunksReader, CountingWriter, ReaderStream, SourceError};
+use stream::{ChunksReader, CountingWriter};
 
 /// A configured storage location served by a target plugin. Cheap to clone; calls from
 /// several tasks run side by side on up to `instances_per_target` instances.
@@ -302,21 +302,13 @@ fn put_once(
         None => reader,
     };
     let declared = options.declared_size.or(size);
-    let source_error = SourceError::default();
-    let moved = inst.store.data().watch.bytes.clone();
-    let stream: DynInputStream = Box::new(ReaderStream::new(reader, moved, source_error.clone()));
-    let owned =
-        inst.store.data_mut().table.push(stream).map_err(|e| {
-            CallError::Host(Error::Runtime { plugin: plugin.clone(), op: "put", detail: e.to_string() })
-        })?;
-    let borrowed = Resource::<DynInputStream>::new_borrow(owned.rep());
     let wit_options = v0_1::PutOptions { create_only: options.create_only, size: declared };
-    let w = watch_of(&inst.store);
-    let g = inst.bindings.target().session();
-    let fut = g.call_put(&mut inst.store, inst.session, key, borrowed, wit_options);
-    let outcome = watched(w, fut);
-    let _ = inst.store.data_mut().table.delete(owned);
-    if let Some(e) = source_error.take() {
+    let (outcome, source_failed) = lend_reader(inst, "put", reader, |inst, body| {
+        let w = watch_of(&inst.store);
+        let g = inst.bindings.target().session();
+        watched(w, g.call_put(&mut inst.store, inst.session, key, body, wit_options))
+    })?;
+    if let Some(e) = source_failed {
         return Err(CallError::Host(Error::io(format!("reading the body of put `{key}`"), "-", e)));
     }
     let meta = ObjectMeta::from(outcome??.map_err(CallError::Plugin)?);
